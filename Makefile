@@ -1,0 +1,46 @@
+# signers: one command per job. Every target installs what it needs, idempotently.
+#   make demo    the whole flow on real services, step by step
+#   make test    every test, starting every service it needs (what CI runs)
+#   make bench   every benchmark of bench/, one table
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# service folders whose ./install script puts their system or npm dependencies in place (idempotent)
+SERVICE_DIRS := softhsm localstack chain tests/sdk
+
+.PHONY: install services test unit bench demo lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@for p in plugins/*/; do \
+	  if [ -f $$p/pyproject.toml ]; then echo "installing $$p"; \
+	    $(PY) -m pip install -q --disable-pip-version-check -e "$$p[dev]" || exit 1; fi; done
+	@touch $@
+
+services: install
+	@for d in $(SERVICE_DIRS); do if [ -x $$d/install ]; then echo "== $$d/install"; $$d/install || exit 1; fi; done
+
+test: services
+	$(PY) -m pytest
+
+unit: install
+	$(PY) -m pytest tests/core
+
+bench: services
+	$(PY) bench/run.py
+
+demo: services
+	$(PY) -m signers.demo
+
+lint: install
+	$(VENV)/bin/ruff check signers plugins tests bench
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .state

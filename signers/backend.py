@@ -1,0 +1,54 @@
+"""The one thing a custody backend does: sign a 32-byte digest with a key it holds, and tell its public key.
+
+Everything Ethereum-specific (parsing, low-s, recovery id, self-check, hashing, policy, audit) lives in the
+core, so a backend is small. See the README section "Writing a backend plugin".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+from .errors import SignatureVerificationError
+from .keys import PublicKey
+
+
+class Backend(ABC):
+    """A key in custody. Subclasses implement ``public_key`` and ``sign``; the rest has defaults."""
+
+    #: how ``sign`` returns the signature: a DER ECDSA-Sig-Value or the raw 64-byte r||s
+    signature_format: ClassVar[Literal["der", "rs"]]
+    #: how many times the core asks again after a signature fails its self-check (a device bug, such as
+    #: SoftHSM's intermittent invalid secp256k1 signatures); 0 for services that never do that
+    invalid_signature_retries: ClassVar[int] = 0
+
+    @abstractmethod
+    def public_key(self) -> PublicKey:
+        """The key's public key. Called once per Signer; fetch it, check the key is usable, cache nothing."""
+
+    @abstractmethod
+    def sign(self, digest: bytes) -> bytes:
+        """A raw ECDSA signature over exactly these 32 bytes (no hashing), as ``signature_format``."""
+
+    async def asign(self, digest: bytes) -> bytes:
+        """Async twin of ``sign``; backends with a native async client override it."""
+        return await asyncio.to_thread(self.sign, digest)
+
+    def on_invalid_signature(self, error: SignatureVerificationError) -> None:
+        """Called when a signature failed the self-check, before any retry. A backend can find out why
+        and raise a better error (an alias that now points to another key raises KeyChangedError)."""
+
+    def custody(self) -> dict[str, Any]:
+        """Facts for a security review: where the key lives and what it allows. No secrets."""
+        return {"backend": self.describe()}
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A safe identifier for logs, reprs and the audit trail (a URI without secrets)."""
+
+    def close(self) -> None:
+        """Release sessions and connections."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"

@@ -1,0 +1,49 @@
+"""The digests Ethereum signs: EIP-191 messages, EIP-712 typed data, EIP-7702 authorisations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rlp
+from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
+from eth_hash.auto import keccak
+from eth_utils import to_canonical_address
+
+from .errors import ConfigurationError
+
+
+def as_signable(message: SignableMessage | bytes | str) -> SignableMessage:
+    """bytes are signed as bytes, str as UTF-8 text, a SignableMessage as is (any EIP-191 version)."""
+    if isinstance(message, SignableMessage):
+        return message
+    if isinstance(message, (bytes, bytearray)):
+        return encode_defunct(primitive=bytes(message))
+    if isinstance(message, str):
+        return encode_defunct(text=message)
+    raise ConfigurationError(f"cannot sign a {type(message).__name__}: pass bytes, str or a SignableMessage")
+
+
+def eip191_hash(message: SignableMessage) -> bytes:
+    if len(message.version) != 1:
+        raise ConfigurationError("EIP-191 version must be a single byte")
+    return keccak(b"\x19" + message.version + message.header + message.body)
+
+
+def personal_sign_hash(data: bytes) -> bytes:
+    """keccak256("\\x19Ethereum Signed Message:\\n" + len + data): what ERC-4337 accounts check."""
+    return keccak(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode() + data)
+
+
+def typed_data_message(
+    domain_data: dict[str, Any] | None = None,
+    message_types: dict[str, Any] | None = None,
+    message_data: dict[str, Any] | None = None,
+    full_message: dict[str, Any] | None = None,
+) -> SignableMessage:
+    """EIP-712, with exactly the arguments eth-account's sign_typed_data accepts."""
+    return encode_typed_data(domain_data, message_types, message_data, full_message)
+
+
+def authorization_hash(chain_id: int, address: str | bytes, nonce: int) -> bytes:
+    """EIP-7702: keccak256(0x05 || rlp([chain_id, address, nonce]))."""
+    return keccak(b"\x05" + rlp.encode([chain_id, to_canonical_address(address), nonce]))

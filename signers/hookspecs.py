@@ -1,0 +1,47 @@
+"""The pluggy hook specifications. Plugins implement them with ``@signers.hookimpl``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from .backend import Backend
+    from .signature import Signature
+    from .signer import SignRequest
+    from .uri import SignerURI
+
+hookspec = pluggy.HookspecMarker("signers")
+hookimpl = pluggy.HookimplMarker("signers")
+
+
+class BackendFactory(Protocol):
+    def __call__(self, uri: SignerURI, **options: Any) -> Backend: ...
+
+
+class Register(Protocol):
+    def __call__(self, scheme: str, factory: BackendFactory, description: str = "") -> None: ...
+
+
+@hookspec
+def register_backends(register: Register) -> None:
+    """Register URI schemes: ``register("aws-kms", factory, "AWS KMS keys")``; the factory takes the parsed
+    ``SignerURI`` and the options given to ``load_signer`` and returns a ``Backend``."""
+
+
+@hookspec
+def before_sign(request: SignRequest) -> None:
+    """Policy: raise a ``PolicyViolationError`` to refuse. Runs before the backend is touched."""
+
+
+@hookspec
+def after_sign(request: SignRequest, signature: Signature) -> None:
+    """Sees every signature that leaves the library (audit trail, metrics). Must not raise."""
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``signers`` command (key creation for a custody, an emulator...)."""

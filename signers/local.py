@@ -1,0 +1,98 @@
+"""The local-key backend: a private key in process memory. For development and tests only.
+
+    local:env:NAME                                 hex private key in an environment variable
+    local:keystore:PATH?password-source=env:NAME   an eth-account (Web3 Secret Storage) keystore file
+
+Signatures are RFC 6979 deterministic (libsecp256k1), hence byte-identical to eth-account's LocalAccount.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import coincurve
+from eth_account import Account
+
+from .backend import Backend
+from .errors import AuthenticationError, ConfigurationError, KeyNotFoundError
+from .hookspecs import Register, hookimpl
+from .keys import PublicKey
+from .secrets import read_secret
+from .uri import SignerURI
+
+
+class LocalBackend(Backend):
+    signature_format = "rs"
+
+    def __init__(self, private_key: bytes, description: str) -> None:
+        try:
+            self._key = coincurve.PrivateKey(private_key)
+        except (ValueError, TypeError):
+            raise ConfigurationError(f"{description}: not a valid secp256k1 private key") from None
+        self._description = description
+
+    def public_key(self) -> PublicKey:
+        return PublicKey(self._key.public_key.format(compressed=False))
+
+    def sign(self, digest: bytes) -> bytes:
+        return self._key.sign_recoverable(digest, hasher=None)[:64]
+
+    def describe(self) -> str:
+        return self._description
+
+    def custody(self) -> dict[str, Any]:
+        return {
+            "backend": self._description,
+            "custody": "process memory",
+            "extractable": True,
+            "warning": "development and tests only: the key lives in this process",
+        }
+
+
+def _parse_hex_key(text: str, where: str) -> bytes:
+    text = text.strip()
+    if text[:2] in ("0x", "0X"):
+        text = text[2:]
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ConfigurationError(f"{where}: expected a 32-byte hex private key")
+    return key
+
+
+def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
+    kind, _, ref = uri.target.partition(":")
+    if kind == "env" and ref:
+        uri.refuse_unknown(set())
+        value = os.environ.get(ref)
+        if value is None:
+            raise KeyNotFoundError(f"local:env:{ref}: the environment variable is not set")
+        return LocalBackend(_parse_hex_key(value, f"local:env:{ref}"), f"local:env:{ref}")
+    if kind == "keystore" and ref:
+        uri.refuse_unknown({"password-source"})
+        where = f"local:keystore:{ref}"
+        try:
+            keystore = json.loads(Path(ref).read_text())
+        except OSError as exc:
+            raise KeyNotFoundError(f"{where}: {exc.strerror}") from None
+        except ValueError:
+            raise ConfigurationError(f"{where}: not a JSON keystore") from None
+        password = read_secret(uri.option("password-source"), "password")
+        try:
+            key = bytes(Account.decrypt(keystore, password.reveal()))
+        except ValueError:
+            raise AuthenticationError(f"{where}: the keystore password is wrong (or the file is corrupt)") from None
+        return LocalBackend(key, where)
+    raise ConfigurationError(
+        f"not a local signer URI: {uri.text!r}", hint="use local:env:NAME or local:keystore:PATH?password-source=env:NAME"
+    )
+
+
+@hookimpl
+def register_backends(register: Register) -> None:
+    register("local", from_uri, "a private key in process memory (development and tests only)")

@@ -1,0 +1,234 @@
+"""Signer: the Ethereum face over any backend.
+
+Every surface (digest, EIP-191, EIP-712, transactions, EIP-7702, UserOperations) reduces to one digest and
+goes through ``_sign``: policy hooks first (they may refuse before a key is used), then the backend, then
+the core conversion with its self-check, then the audit hooks. Async twins share the same steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from eth_account.datastructures import SignedMessage, SignedSetCodeAuthorization, SignedTransaction
+from eth_account.messages import SignableMessage
+from eth_account.typed_transactions.set_code_transaction import Authorization
+from eth_keys.datatypes import Signature as EthKeysSignature
+from eth_utils import to_canonical_address
+from hexbytes import HexBytes
+
+from . import hashing
+from .backend import Backend
+from .errors import ChainIdMismatchError, SignatureVerificationError
+from .signature import Signature, check_digest
+from .transactions import prepare_transaction
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from .aa.user_operation import UserOperation
+
+@dataclass(frozen=True)
+class SignRequest:
+    """What a policy (before_sign) and the audit trail (after_sign) see of one signature."""
+
+    signer: Signer
+    digest: bytes
+    kind: str  # digest | message | typed_data | transaction | authorization | user_operation
+    payload: Any = None  # the structured input the digest was made from, when there is one
+    context: Mapping[str, Any] = field(default_factory=dict)  # e.g. chain_id, entry_point, user_op_hash
+
+
+class Signer:
+    """An Ethereum signer over a key in custody. Obtain one with ``signers.load_signer(uri)``."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        chain_id: int | None = None,
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> None:
+        if plugin_manager is None:
+            from .plugins import get_plugin_manager
+
+            plugin_manager = get_plugin_manager()
+        self.backend = backend
+        self.chain_id = chain_id
+        self._hook = plugin_manager.hook
+        self.public_key = backend.public_key()
+        self.address = self.public_key.address
+
+    def __repr__(self) -> str:
+        return f"Signer(address={self.address}, backend={self.backend.describe()!r})"
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Signer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the one path every signature takes -------------------------------------------------------------
+    def _request(self, digest: bytes, kind: str, payload: Any, context: Mapping[str, Any]) -> SignRequest:
+        request = SignRequest(self, check_digest(digest), kind, payload, context)
+        self._hook.before_sign(request=request)  # a policy refuses by raising
+        return request
+
+    def _convert(self, raw: bytes, digest: bytes) -> Signature:
+        if self.backend.signature_format == "der":
+            return Signature.from_der(raw, digest, self.public_key)
+        return Signature.from_rs(raw, digest, self.public_key)
+
+    def _checked(self, request: SignRequest, raw: bytes, attempt: int) -> Signature | None:
+        """The verified signature, None to ask the backend again, or the self-check error at the last try."""
+        try:
+            return self._convert(raw, request.digest)
+        except SignatureVerificationError as error:
+            self.backend.on_invalid_signature(error)
+            if attempt == self.backend.invalid_signature_retries:
+                raise
+            return None
+
+    def _sign(self, digest: bytes, kind: str = "digest", payload: Any = None, context: Mapping[str, Any] = {}) -> Signature:  # noqa: B006
+        request = self._request(digest, kind, payload, context)
+        signature = None
+        for attempt in range(self.backend.invalid_signature_retries + 1):
+            signature = self._checked(request, self.backend.sign(request.digest), attempt)
+            if signature is not None:
+                break
+        assert signature is not None
+        self._hook.after_sign(request=request, signature=signature)
+        return signature
+
+    async def _asign(self, digest: bytes, kind: str = "digest", payload: Any = None, context: Mapping[str, Any] = {}) -> Signature:  # noqa: B006
+        request = self._request(digest, kind, payload, context)
+        signature = None
+        for attempt in range(self.backend.invalid_signature_retries + 1):
+            signature = self._checked(request, await self.backend.asign(request.digest), attempt)
+            if signature is not None:
+                break
+        assert signature is not None
+        self._hook.after_sign(request=request, signature=signature)
+        return signature
+
+    # -- surfaces: each prepares a digest and a finisher, shared by the sync and async forms -------------
+    def sign_digest(self, digest: bytes) -> Signature:
+        """Sign exactly these 32 bytes (no prefix, no hashing)."""
+        return self._sign(digest)
+
+    async def asign_digest(self, digest: bytes) -> Signature:
+        return await self._asign(digest)
+
+    def _message(self, message: SignableMessage) -> tuple[bytes, Callable[[Signature], SignedMessage]]:
+        digest = hashing.eip191_hash(message)
+
+        def finish(sig: Signature) -> SignedMessage:
+            return SignedMessage(HexBytes(digest), sig.r, sig.s, sig.v, HexBytes(sig.to_bytes()))
+
+        return digest, finish
+
+    def sign_message(self, message: SignableMessage | bytes | str) -> SignedMessage:
+        """EIP-191. bytes are signed as bytes and str as text (personal_sign); a SignableMessage as is."""
+        signable = hashing.as_signable(message)
+        digest, finish = self._message(signable)
+        return finish(self._sign(digest, "message", signable))
+
+    async def asign_message(self, message: SignableMessage | bytes | str) -> SignedMessage:
+        signable = hashing.as_signable(message)
+        digest, finish = self._message(signable)
+        return finish(await self._asign(digest, "message", signable))
+
+    def sign_typed_data(
+        self,
+        domain_data: dict[str, Any] | None = None,
+        message_types: dict[str, Any] | None = None,
+        message_data: dict[str, Any] | None = None,
+        full_message: dict[str, Any] | None = None,
+    ) -> SignedMessage:
+        """EIP-712, with the arguments of eth-account's ``sign_typed_data``."""
+        signable = hashing.typed_data_message(domain_data, message_types, message_data, full_message)
+        digest, finish = self._message(signable)
+        return finish(self._sign(digest, "typed_data", signable))
+
+    async def asign_typed_data(
+        self,
+        domain_data: dict[str, Any] | None = None,
+        message_types: dict[str, Any] | None = None,
+        message_data: dict[str, Any] | None = None,
+        full_message: dict[str, Any] | None = None,
+    ) -> SignedMessage:
+        signable = hashing.typed_data_message(domain_data, message_types, message_data, full_message)
+        digest, finish = self._message(signable)
+        return finish(await self._asign(digest, "typed_data", signable))
+
+    def sign_transaction(
+        self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
+    ) -> SignedTransaction:
+        """Legacy (EIP-155), EIP-2930, EIP-1559, EIP-4844 (with blobs) and EIP-7702 transactions."""
+        digest, finish = prepare_transaction(transaction, self.chain_id, blobs)
+        return finish(self._sign(digest, "transaction", transaction, {"chain_id": transaction["chainId"]}))
+
+    async def asign_transaction(
+        self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
+    ) -> SignedTransaction:
+        digest, finish = prepare_transaction(transaction, self.chain_id, blobs)
+        return finish(await self._asign(digest, "transaction", transaction, {"chain_id": transaction["chainId"]}))
+
+    def _authorization(
+        self, authorization: Mapping[str, Any]
+    ) -> tuple[bytes, Callable[[Signature], SignedSetCodeAuthorization]]:
+        chain_id = int(authorization["chainId"])
+        if self.chain_id is not None and chain_id not in (0, self.chain_id):
+            raise ChainIdMismatchError(f"the authorization is for chain {chain_id}, the signer for chain {self.chain_id}")
+        address = to_canonical_address(authorization["address"])
+        nonce = int(authorization["nonce"])
+        digest = bytes(Authorization(chain_id, address, nonce).hash())
+
+        def finish(sig: Signature) -> SignedSetCodeAuthorization:
+            return SignedSetCodeAuthorization(
+                chain_id=chain_id,
+                address=address,
+                nonce=nonce,
+                y_parity=sig.y_parity,
+                r=sig.r,
+                s=sig.s,
+                signature=EthKeysSignature(vrs=(sig.y_parity, sig.r, sig.s)),
+                authorization_hash=HexBytes(digest),
+            )
+
+        return digest, finish
+
+    def sign_authorization(self, authorization: Mapping[str, Any]) -> SignedSetCodeAuthorization:
+        """EIP-7702 authorisation (``chainId``, ``address``, ``nonce``), as eth-account returns it."""
+        digest, finish = self._authorization(authorization)
+        return finish(self._sign(digest, "authorization", authorization))
+
+    async def asign_authorization(self, authorization: Mapping[str, Any]) -> SignedSetCodeAuthorization:
+        digest, finish = self._authorization(authorization)
+        return finish(await self._asign(digest, "authorization", authorization))
+
+    def _user_operation(
+        self, user_operation: UserOperation, entry_point: str, chain_id: int
+    ) -> tuple[bytes, dict[str, Any]]:
+        from .aa.user_operation import user_operation_hash
+
+        if self.chain_id is not None and chain_id != self.chain_id:
+            raise ChainIdMismatchError(f"the UserOperation is for chain {chain_id}, the signer for chain {self.chain_id}")
+        op_hash = user_operation_hash(user_operation, entry_point, chain_id)
+        context = {"user_op_hash": op_hash, "entry_point": entry_point, "chain_id": chain_id}
+        return hashing.personal_sign_hash(op_hash), context
+
+    def sign_user_operation(self, user_operation: UserOperation, entry_point: str, chain_id: int) -> Signature:
+        """ERC-4337 v0.7: EIP-191 personal_sign over the userOpHash, v = 27/28, as the account expects."""
+        digest, context = self._user_operation(user_operation, entry_point, chain_id)
+        return self._sign(digest, "user_operation", user_operation, context)
+
+    async def asign_user_operation(
+        self, user_operation: UserOperation, entry_point: str, chain_id: int
+    ) -> Signature:
+        digest, context = self._user_operation(user_operation, entry_point, chain_id)
+        return await self._asign(digest, "user_operation", user_operation, context)
