@@ -1,0 +1,58 @@
+"""What every benchmark shares: timing by medians, one row format, one table printer.
+
+Each bench/bench_<area>.py exposes ``run() -> list[Row]`` (bench/run.py collects them into one table) and
+prints its own table when run as a script. Quote medians and ratios: these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass
+class Row:
+    group: str  # e.g. "conversion", "pkcs11", "aws-kms"
+    name: str  # what was measured
+    value: float  # the median (or the throughput)
+    unit: str  # "us", "ms", "sig/s", "op/s"
+    ratio: float | None = None  # value / baseline, when there is one
+    baseline: str = ""  # what the ratio is against
+    note: str = ""
+
+
+def median_seconds(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
+    """Median wall time of one call, over ``repeat`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def batch_median_seconds(fn: Callable[[], object], batch: int, rounds: int) -> float:
+    """Median per-call time over ``rounds`` batches of ``batch`` calls: for calls too short to time singly."""
+    fn()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        samples.append((time.perf_counter() - start) / batch)
+    return statistics.median(samples)
+
+
+def print_table(rows: Iterable[Row], title: str = "") -> None:
+    rows = list(rows)
+    if title:
+        print(f"\n## {title}\n")
+    print("| group | measurement | median / rate | ratio | against | note |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+        print(f"| {r.group} | {r.name} | {r.value:,.1f} {r.unit} | {ratio} | {r.baseline} | {r.note} |")
