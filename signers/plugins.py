@@ -43,6 +43,11 @@ def get_plugin_manager() -> pluggy.PluginManager:
             for name, module in BUILTIN_PLUGINS.items():
                 if manager.get_plugin(name) is None:
                     manager.register(importlib.import_module(module), name=name)
+            from .audit import from_environment
+
+            trail = from_environment()
+            if trail is not None:
+                manager.register(trail, name="audit:environment")
             _manager = manager
         return _manager
 

@@ -4,14 +4,16 @@ Conversion = strict parse, low-s normalisation (EIP-2), recovery id, and a self-
 recovers to the expected key. A signature that fails the check is never returned.
 
 Speed (bench/bench_conversion.py): with the expected ``PublicKey`` the cost is one libsecp256k1 recovery
-with recid 0 plus, when that is not the key (half the time), one verification, which is cheaper than a
-second recovery and proves the signature valid for the key, so recid 1 is the answer.
+(recid 0). When that is not the key (half the time), the recid-1 key follows from the first without a second
+recovery: the two candidates Q0, Q1 of a signature (r, s) over z satisfy Q0 + Q1 = -2 z r^-1 G, so
+Q1 = -Q0 + t G with t = -2 z r^-1 mod n: one fixed-base multiplication, about 40% of a recovery.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import gmpy2
 from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
 from eth_hash.auto import keccak
@@ -91,13 +93,6 @@ def _address_of(pubkey: object) -> bytes:
     return keccak(_serialize(pubkey)[1:])[12:]
 
 
-def _verifies(compact: bytes, digest: bytes, key: PublicKey) -> bool:
-    sig = ffi.new("secp256k1_ecdsa_signature *")
-    if not lib.secp256k1_ecdsa_signature_parse_compact(_CTX, sig, compact):
-        return False
-    return bool(lib.secp256k1_ecdsa_verify(_CTX, sig, digest, key._c))
-
-
 def _address_bytes(expected: Expected) -> bytes:
     if isinstance(expected, PublicKey):
         return expected.address_bytes
@@ -170,12 +165,11 @@ class Signature:
         compact = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         if isinstance(expected, PublicKey):
             recovered = _recover(compact, 0, digest)
-            if recovered is not None and lib.secp256k1_ec_pubkey_cmp(_CTX, recovered, expected._c) == 0:
-                return cls(r, s, 27)
-            # Valid for the key but not with recid 0: recid 1, unless R.x >= n (recids 2 and 3, which
-            # Ethereum cannot express). That needs r < p - n, a 2**-128 chance, checked for exactness.
-            if _verifies(compact, digest, expected) and (r >= P - N or _matches(compact, 1, digest, expected)):
-                return cls(r, s, 28)
+            if recovered is not None:
+                if lib.secp256k1_ec_pubkey_cmp(_CTX, recovered, expected._c) == 0:
+                    return cls(r, s, 27)
+                if _is_recid_1_key(recovered, r, digest, expected):
+                    return cls(r, s, 28)
             address = expected.address_bytes
         else:
             address = _address_bytes(expected)
@@ -206,6 +200,16 @@ class Signature:
             return False
 
 
-def _matches(compact: bytes, recid: int, digest: bytes, key: PublicKey) -> bool:
-    recovered = _recover(compact, recid, digest)
-    return recovered is not None and lib.secp256k1_ec_pubkey_cmp(_CTX, recovered, key._c) == 0
+def _is_recid_1_key(q0: object, r: int, digest: bytes, key: PublicKey) -> bool:
+    """Whether the recid-1 key of the signature whose recid-0 key is ``q0`` is ``key``, without recovering it.
+    Modifies ``q0`` (negates it)."""
+    lib.secp256k1_ec_pubkey_negate(_CTX, q0)
+    t = (-2 * int.from_bytes(digest, "big") * int(gmpy2.invert(r, N))) % N
+    if t == 0:  # z = 0 mod n: Q1 = -Q0
+        return lib.secp256k1_ec_pubkey_cmp(_CTX, q0, key._c) == 0
+    t_g = ffi.new("secp256k1_pubkey *")
+    lib.secp256k1_ec_pubkey_create(_CTX, t_g, t.to_bytes(32, "big"))
+    q1 = ffi.new("secp256k1_pubkey *")
+    if not lib.secp256k1_ec_pubkey_combine(_CTX, q1, ffi.new("secp256k1_pubkey *[2]", [q0, t_g]), 2):
+        return False  # the sum is the point at infinity: no valid key
+    return lib.secp256k1_ec_pubkey_cmp(_CTX, q1, key._c) == 0

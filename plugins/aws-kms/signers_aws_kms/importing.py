@@ -1,0 +1,74 @@
+"""Bring an existing secp256k1 private key into KMS (ImportKeyMaterial), for migrating a hot key to custody.
+
+AWS wants asymmetric key material as PKCS#8 DER, encrypted with the public wrapping key from
+GetParametersForImport under RSAES_OAEP_SHA_256. The plaintext exists only in this process, only for the
+duration of the call; the KMS key is reported with origin EXTERNAL ever after (a copy existed outside).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from signers.errors import ConfigurationError
+from signers.keys import PublicKey
+
+from .connection import KmsConnection
+
+WRAPPING_ALGORITHM = "RSAES_OAEP_SHA_256"
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def parse_private_key(text: str, where: str) -> bytes:
+    """32 bytes from hex (0x optional), or ConfigurationError naming only ``where`` (never the value)."""
+    text = text.strip()
+    if text[:2] in ("0x", "0X"):
+        text = text[2:]
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32 or not 0 < int.from_bytes(key, "big") < SECP256K1_ORDER:
+        raise ConfigurationError(f"{where}: expected a 32-byte hex secp256k1 private key")
+    return key
+
+
+def address_of(private_key: bytes) -> str:
+    key = ec.derive_private_key(int.from_bytes(private_key, "big"), ec.SECP256K1())
+    point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return PublicKey(point).address
+
+
+def wrap_key_material(private_key: bytes, wrapping_public_key: bytes) -> bytes:
+    """PKCS#8 DER of the key, RSA-OAEP(SHA-256)-encrypted to the DER wrapping public key KMS handed out."""
+    key = ec.derive_private_key(int.from_bytes(private_key, "big"), ec.SECP256K1())
+    pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    wrapping = serialization.load_der_public_key(wrapping_public_key)
+    if not isinstance(wrapping, rsa.RSAPublicKey):
+        raise ConfigurationError("KMS returned a wrapping key that is not RSA")
+    oaep = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    return wrapping.encrypt(pkcs8, oaep)
+
+
+def import_key_material(
+    connection: KmsConnection, key_id: str, private_key: bytes, wrapping_key_spec: str = "RSA_4096"
+) -> dict[str, Any]:
+    """Import into a key created with Origin=EXTERNAL (state PendingImport). Returns the ImportKeyMaterial
+    response; the key material never expires (the caller keeps custody of nothing afterwards)."""
+    parameters = connection.call(
+        "get_parameters_for_import",
+        key_id,
+        KeyId=key_id,
+        WrappingAlgorithm=WRAPPING_ALGORITHM,
+        WrappingKeySpec=wrapping_key_spec,
+    )
+    return connection.call(
+        "import_key_material",
+        key_id,
+        KeyId=key_id,
+        ImportToken=parameters["ImportToken"],
+        EncryptedKeyMaterial=wrap_key_material(private_key, parameters["PublicKey"]),
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )

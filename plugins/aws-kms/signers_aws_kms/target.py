@@ -1,0 +1,136 @@
+"""``aws-kms://KEY?region=R&profile=P&endpoint-url=URL`` -> which key, and how to reach it.
+
+KEY is a key id (``1234abcd-...`` or a multi-region ``mrk-...``), ``alias/NAME``, or a key or alias ARN.
+Credentials never come from the URI: boto3's standard chain supplies them (environment, profile, SSO,
+instance or task role). Tuning attributes, also accepted as ``load_signer`` keyword options:
+``rate-limit`` (signatures per second, client-side), ``max-attempts``, ``connect-timeout``, ``read-timeout``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from signers.errors import ConfigurationError
+from signers.uri import SignerURI
+
+SCHEME = "aws-kms"
+_KEY_ID = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
+_ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$")
+_URI_ATTRIBUTES = {"region", "profile", "endpoint-url", "rate-limit", "max-attempts", "connect-timeout", "read-timeout"}
+
+
+@dataclass(frozen=True)
+class KmsSettings:
+    """How to reach KMS: everything but the credentials, which boto3's chain finds."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    max_attempts: int = 4  # first try included: 1 means no retry
+    rate_limit: float | None = None  # signatures (requests) per second, client-side; None = unlimited
+    max_pool_connections: int = 64  # >= the threads a service signs from, or they queue for a socket
+
+    def __post_init__(self) -> None:
+        if self.endpoint_url is not None:
+            parts = urlsplit(self.endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigurationError(
+                    f"aws-kms: endpoint-url {self.endpoint_url!r} is not an http(s) URL",
+                    hint="e.g. endpoint-url=http://127.0.0.1:4566 (percent-encode it inside the URI)",
+                )
+        if self.max_attempts < 1:
+            raise ConfigurationError("aws-kms: max-attempts must be at least 1")
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise ConfigurationError("aws-kms: timeouts must be positive (seconds)")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ConfigurationError("aws-kms: rate-limit must be a positive number of signatures per second")
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    key: str  # as the user wrote it: key id, alias/NAME or ARN; passed to KMS unchanged
+    settings: KmsSettings
+
+    @property
+    def is_alias(self) -> bool:
+        return self.key.startswith("alias/") or ":alias/" in self.key
+
+    def uri(self) -> str:
+        """The URI without secrets (there are none in it): for describe(), logs and the audit trail."""
+        query = []
+        if self.settings.region:
+            query.append(f"region={quote(self.settings.region, safe='')}")
+        if self.settings.profile:
+            query.append(f"profile={quote(self.settings.profile, safe='')}")
+        if self.settings.endpoint_url:
+            query.append(f"endpoint-url={quote(self.settings.endpoint_url, safe='')}")
+        return f"{SCHEME}://{self.key}" + ("?" + "&".join(query) if query else "")
+
+
+def check_key(key: str) -> str | None:
+    """Validate a key identifier; return the region an ARN names (None for ids and aliases)."""
+    if _KEY_ID.match(key) or _ALIAS.match(key):
+        return None
+    arn = _ARN.match(key)
+    if arn:
+        return arn.group(2)
+    raise ConfigurationError(
+        f"aws-kms: {key!r} is not a KMS key id, alias/NAME or key ARN",
+        hint="e.g. aws-kms://alias/payments-signer?region=eu-west-1 or aws-kms://arn:aws:kms:REGION:ACCOUNT:key/ID",
+    )
+
+
+def _number(name: str, text: str | None, kind: type[float] | type[int]) -> Any:
+    if text is None:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigurationError(f"aws-kms: {name}={text!r} is not a number") from None
+
+
+def settings_with(settings: KmsSettings, region_from_key: str | None) -> KmsSettings:
+    """Take the region from an ARN when none was given; refuse one that contradicts the ARN."""
+    if region_from_key is None:
+        return settings
+    if settings.region is None:
+        return replace(settings, region=region_from_key)
+    if settings.region != region_from_key:
+        raise ConfigurationError(
+            f"aws-kms: region={settings.region} but the key ARN is in {region_from_key}",
+            hint="drop region= (the ARN names the region) or fix it",
+        )
+    return settings
+
+
+def parse_target(uri: SignerURI, options: dict[str, Any]) -> KeyRef:
+    """The key reference of an ``aws-kms://`` URI; keyword ``options`` override URI attributes."""
+    uri.refuse_unknown(_URI_ATTRIBUTES)
+    key = unquote(uri.target).strip("/")
+    if not key:
+        raise ConfigurationError("aws-kms: the URI names no key", hint="aws-kms://KEY_ID, aws-kms://alias/NAME or an ARN")
+    from_uri: dict[str, Any] = {
+        "region": uri.option("region") or None,
+        "profile": uri.option("profile") or None,
+        "endpoint_url": uri.option("endpoint-url") or None,
+        "rate_limit": _number("rate-limit", uri.option("rate-limit"), float),
+        "max_attempts": _number("max-attempts", uri.option("max-attempts"), int),
+        "connect_timeout": _number("connect-timeout", uri.option("connect-timeout"), float),
+        "read_timeout": _number("read-timeout", uri.option("read-timeout"), float),
+    }
+    known = set(KmsSettings.__dataclass_fields__)
+    unknown = set(options) - known - {"session"}
+    if unknown:
+        raise ConfigurationError(
+            f"aws-kms: unknown option(s) {', '.join(sorted(unknown))}", hint=f"known: {', '.join(sorted(known | {'session'}))}"
+        )
+    merged = {k: v for k, v in from_uri.items() if v is not None}
+    merged.update({k: v for k, v in options.items() if k in known and v is not None})
+    settings = KmsSettings(**merged)
+    return KeyRef(key, settings_with(settings, check_key(key)))

@@ -1,0 +1,181 @@
+"""A secp256k1 key version in Google Cloud KMS as a signers backend (sync and native async)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from google.cloud import kms_v1 as kms
+from signers.backend import Backend
+from signers.errors import IntegrityError, KeyDisabledError, WrongCurveError
+from signers.keys import PublicKey
+
+from . import connection
+from .connection import CallPolicy
+from .failures import translate
+from .integrity import crc32c, public_key_problem, signature_problem
+
+T = TypeVar("T")
+Algorithm = kms.CryptoKeyVersion.CryptoKeyVersionAlgorithm
+State = kms.CryptoKeyVersion.CryptoKeyVersionState
+
+#: how many times a response failing an integrity check is asked for again before IntegrityError
+DEFAULT_INTEGRITY_RETRIES = 2
+
+
+class GcpKmsBackend(Backend):
+    """One CryptoKeyVersion. ``endpoint`` (host:port) is a local emulator; without it, Google with ADC."""
+
+    signature_format = "der"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        endpoint: str | None = None,
+        credentials: Any = None,
+        policy: CallPolicy | None = None,
+        integrity_retries: int = DEFAULT_INTEGRITY_RETRIES,
+    ) -> None:
+        self.name = name
+        self.endpoint = endpoint
+        self.policy = policy or CallPolicy()
+        self.integrity_retries = integrity_retries
+        self._credentials = credentials
+        try:
+            self._client = connection.sync_client(endpoint, credentials)
+        except Exception as exc:  # ADC missing surfaces here with the default transport
+            raise translate(exc, self.describe()) from None
+        self._async: tuple[asyncio.AbstractEventLoop, kms.KeyManagementServiceAsyncClient] | None = None
+
+    # -- calls ------------------------------------------------------------------------------------------
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        try:
+            return method(request=request, retry=self.policy.retry, timeout=self.policy.timeout)
+        except Exception as exc:
+            raise translate(exc, self.describe()) from None
+
+    async def _acall(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
+        try:
+            return await method(request=request, retry=self.policy.async_retry, timeout=self.policy.timeout)
+        except Exception as exc:
+            raise translate(exc, self.describe()) from None
+
+    def _async_client(self) -> kms.KeyManagementServiceAsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            # a grpc.aio channel is bound to the loop that made it: one client per loop
+            try:
+                self._async = (loop, connection.async_client(self.endpoint, self._credentials))
+            except Exception as exc:
+                raise translate(exc, self.describe()) from None
+        return self._async[1]
+
+    def _integrity_error(self, problem: str) -> IntegrityError:
+        return IntegrityError(
+            f"{self.describe()}: {problem}; still so after {self.integrity_retries + 1} attempts",
+            hint="the network path to Cloud KMS corrupts data or answers for another key; nothing was signed here",
+        )
+
+    # -- the Backend interface --------------------------------------------------------------------------
+    def public_key(self) -> PublicKey:
+        version = self._call(self._client.get_crypto_key_version, kms.GetCryptoKeyVersionRequest(name=self.name))
+        self._check_version(version)
+        problem = ""
+        for _ in range(self.integrity_retries + 1):
+            response = self._call(self._client.get_public_key, kms.GetPublicKeyRequest(name=self.name))
+            problem = public_key_problem(response, self.name) or ""
+            if not problem:
+                return PublicKey.from_pem(response.pem)
+        raise self._integrity_error(problem)
+
+    def _check_version(self, version: kms.CryptoKeyVersion) -> None:
+        if version.algorithm != Algorithm.EC_SIGN_SECP256K1_SHA256:
+            raise WrongCurveError(
+                f"{self.describe()}: the key version's algorithm is {Algorithm(version.algorithm).name}, "
+                "not EC_SIGN_SECP256K1_SHA256"
+            )
+        if version.state != State.ENABLED:
+            raise KeyDisabledError(f"{self.describe()}: the key version is {State(version.state).name}, not ENABLED")
+
+    def _sign_request(self, digest: bytes) -> kms.AsymmetricSignRequest:
+        return kms.AsymmetricSignRequest(name=self.name, digest=kms.Digest(sha256=digest), digest_crc32c=crc32c(digest))
+
+    def sign(self, digest: bytes) -> bytes:
+        request = self._sign_request(digest)
+        problem = ""
+        for _ in range(self.integrity_retries + 1):
+            response = self._call(self._client.asymmetric_sign, request)
+            problem = signature_problem(response, self.name) or ""
+            if not problem:
+                return response.signature
+        raise self._integrity_error(problem)
+
+    async def asign(self, digest: bytes) -> bytes:
+        client = self._async_client()
+        request = self._sign_request(digest)
+        problem = ""
+        for _ in range(self.integrity_retries + 1):
+            response = await self._acall(client.asymmetric_sign, request)
+            problem = signature_problem(response, self.name) or ""
+            if not problem:
+                return response.signature
+        raise self._integrity_error(problem)
+
+    def describe(self) -> str:
+        return f"gcp-kms://{self.name}" + (f"?endpoint={self.endpoint}" if self.endpoint else "")
+
+    def custody(self) -> dict[str, Any]:
+        key_name = self.name.rsplit("/cryptoKeyVersions/", 1)[0]
+        key = self._call(self._client.get_crypto_key, kms.GetCryptoKeyRequest(name=key_name))
+        version = self._call(self._client.get_crypto_key_version, kms.GetCryptoKeyVersionRequest(name=self.name))
+        parts = self.name.split("/")
+        facts: dict[str, Any] = {
+            "backend": self.describe(),
+            "custody": "Google Cloud KMS",
+            "service": f"emulator at {self.endpoint}" if self.endpoint else "cloudkms.googleapis.com (ADC)",
+            "project": parts[1],
+            "location": parts[3],
+            "key_ring": parts[5],
+            "crypto_key": parts[7],
+            "version": int(parts[9]),
+            "protection_level": kms.ProtectionLevel(version.protection_level).name,
+            "algorithm": Algorithm(version.algorithm).name,
+            "state": State(version.state).name,
+            "purpose": kms.CryptoKey.CryptoKeyPurpose(key.purpose).name,
+            "created": _iso(version.create_time),
+            "generated": _iso(version.generate_time),
+            "key_created": _iso(key.create_time),
+            "imported": bool(version.import_job),
+            "import_job": version.import_job or None,
+            "import_time": _iso(version.import_time),
+            "destroy_time": _iso(version.destroy_time),
+            "destroy_scheduled_duration_s": key.destroy_scheduled_duration.total_seconds()
+            if "destroy_scheduled_duration" in key
+            else None,
+            "import_only": key.import_only,
+            "labels": dict(key.labels),
+            "hsm_attestation": kms.KeyOperationAttestation.AttestationFormat(version.attestation.format).name
+            if "attestation" in version
+            else None,
+            "extractable": False,
+        }
+        if version.state == State.ENABLED and version.algorithm == Algorithm.EC_SIGN_SECP256K1_SHA256:
+            facts["address"] = self.public_key().address
+        return facts
+
+    def close(self) -> None:
+        self._client.transport.close()
+        # the async channel closes with its loop; closing it needs that loop running (see aclose)
+        self._async = None
+
+    async def aclose(self) -> None:
+        """Close the async channel of the running loop (optional: it also goes with its loop)."""
+        if self._async is not None and self._async[0] is asyncio.get_running_loop():
+            await self._async[1].transport.close()
+        self._async = None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,59 @@
+"""``gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N[?endpoint=&timeout=&deadline=]``"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from signers.errors import ConfigurationError
+from signers.uri import SignerURI
+
+from .backend import DEFAULT_INTEGRITY_RETRIES, GcpKmsBackend
+from .connection import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, CallPolicy
+
+_ID = r"[a-zA-Z0-9_-]{1,63}"
+VERSION_NAME = re.compile(
+    rf"^projects/[^/?]+/locations/[^/?]+/keyRings/{_ID}/cryptoKeys/{_ID}/cryptoKeyVersions/[1-9][0-9]*$"
+)
+KEY_NAME = re.compile(rf"^projects/[^/?]+/locations/[^/?]+/keyRings/{_ID}/cryptoKeys/{_ID}$")
+ATTRIBUTES = {"endpoint", "timeout", "deadline"}
+
+
+def version_uri(name: str, endpoint: str | None = None) -> str:
+    return f"gcp-kms://{name}" + (f"?endpoint={endpoint}" if endpoint else "")
+
+
+def _seconds(uri: SignerURI, attribute: str, default: float) -> float:
+    text = uri.option(attribute)
+    if text is None:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigurationError(f"gcp-kms: {attribute}={text!r} is not a number of seconds") from None
+
+
+def from_uri(uri: SignerURI, **options: Any) -> GcpKmsBackend:
+    """Options: ``credentials`` (google-auth credentials instead of ADC), ``timeout``/``deadline`` (seconds,
+    overriding the URI's), ``integrity_retries``."""
+    uri.refuse_unknown(ATTRIBUTES)
+    name = uri.target.strip("/")
+    if not VERSION_NAME.match(name):
+        hint = "gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N"
+        if KEY_NAME.match(name):
+            hint = "Cloud KMS signs with a key version: append /cryptoKeyVersions/N"
+        raise ConfigurationError(f"not a Cloud KMS key version: {uri.text!r}", hint=hint)
+    unknown = set(options) - {"credentials", "timeout", "deadline", "integrity_retries"}
+    if unknown:
+        raise ConfigurationError(f"gcp-kms: unknown option(s) {', '.join(sorted(unknown))}")
+    policy = CallPolicy(
+        timeout=float(options.get("timeout", _seconds(uri, "timeout", DEFAULT_TIMEOUT))),
+        deadline=float(options.get("deadline", _seconds(uri, "deadline", DEFAULT_DEADLINE))),
+    )
+    return GcpKmsBackend(
+        name,
+        endpoint=uri.option("endpoint"),
+        credentials=options.get("credentials"),
+        policy=policy,
+        integrity_retries=int(options.get("integrity_retries", DEFAULT_INTEGRITY_RETRIES)),
+    )

@@ -1,0 +1,213 @@
+"""The PKCS#11 backend: CKM_ECDSA over the 32-byte digest on a key that never leaves the token.
+
+The token returns raw r||s (``signature_format = "rs"``); low-s, the recovery id and the self-check are the
+core's. SoftHSM2's secp256k1 CKM_ECDSA is reported (SoftHSMv2 #901) to yield an invalid signature now and
+then, so the core asks again up to ``invalid_signature_retries`` times before it fails loudly.
+
+Threads and faults: see ``signers_pkcs11.module`` (one lock per module, one shared session per token, a
+session lost under the signer reopened with the PIN read again from its source).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pkcs11
+from pkcs11 import Mechanism
+from pkcs11 import exceptions as p11x
+from signers.backend import Backend
+from signers.errors import (
+    BackendUnavailableError,
+    InvalidDigestError,
+    KeyChangedError,
+    KeyUsageError,
+    SignatureVerificationError,
+    UnsuitableKeyError,
+)
+from signers.keys import PublicKey
+from signers.secrets import read_secret
+
+from . import keys
+from .module import Module, TokenSession, get_module, is_recoverable
+from .uri import Pkcs11URI
+
+log = logging.getLogger("signers.pkcs11")
+
+
+class Pkcs11Backend(Backend):
+    signature_format = "rs"
+    invalid_signature_retries = 3
+
+    def __init__(self, uri: Pkcs11URI) -> None:
+        self._uri = uri
+        self._description = uri.text()
+        self._module: Module = get_module(uri.module_path)
+        self._tokens: TokenSession = self._module.token_session(self._module.find_token(uri))
+        self._key: Any = None
+        self._generation = -1
+        self._public: PublicKey | None = None
+        self._always_authenticate = False
+        self.public_key_source = ""
+
+    # -- the key -------------------------------------------------------------------------------------
+    @property
+    def _where(self) -> str:
+        return f"token {self._tokens.label!r}"
+
+    def _locate(self) -> tuple[Any, PublicKey]:
+        """Find the key in the current session and establish its public key (under the module lock)."""
+        session = self._tokens.get(self._uri.pin_source)
+        key = keys.find_private_key(session, self._uri.object, self._uri.id, self._where)
+        keys.check_signing_key(key, self._where)
+        self._always_authenticate = bool(keys._read(key, "ALWAYS_AUTHENTICATE"))
+        public, source = keys.public_key_of(session, key, self._where, self._context_pin())
+        self.public_key_source = source
+        return key, public
+
+    def _current_key(self) -> Any:
+        """The key handle of the current session, found again (and checked unchanged) after a reopen."""
+        if self._key is None or self._generation != self._tokens.generation:
+            key, public = self._locate()
+            if self._public is not None and public.point != self._public.point:
+                raise KeyChangedError(
+                    f"pkcs11: {self._uri.key_selector()} on {self._where} is now another key",
+                    expected=self._public.address,
+                    actual=public.address,
+                    hint="a key was replaced on the token: point the URI at the intended key (its id)",
+                )
+            self._key, self._generation = key, self._tokens.generation
+            self._public = self._public or public
+        return self._key
+
+    def _context_pin(self) -> str | None:
+        """Keys with CKA_ALWAYS_AUTHENTICATE need the PIN again for each signature (read from its source)."""
+        return read_secret(self._uri.pin_source, "pin").reveal() if self._always_authenticate else None
+
+    def _recover(self, exc: BaseException) -> None:
+        log.warning("pkcs11: %s on %s; reopening the session", type(exc).__name__, self._where)
+        self._module.recover(exc)
+        self._tokens.drop()
+        # after a re-initialisation or a re-inserted token, the Token object itself may be stale
+        self._tokens = self._module.token_session(self._module.find_token(self._uri))
+
+    def _with_recovery(self, what: str, call: Any) -> Any:
+        """Run ``call(key)`` under the module lock; on a lost session reopen everything and try once more."""
+        with self._module.lock:
+            for attempt in range(2):
+                try:
+                    return call(self._current_key())
+                except p11x.PKCS11Error as exc:
+                    if not is_recoverable(exc):
+                        raise self._error(exc, what) from None
+                    if attempt:
+                        raise BackendUnavailableError(
+                            f"pkcs11: {what} on {self._where} failed again after reopening the session "
+                            f"({type(exc).__name__})"
+                        ) from None
+                    self._recover(exc)
+        raise AssertionError("unreachable")
+
+    def _error(self, exc: p11x.PKCS11Error, what: str) -> Exception:
+        name = type(exc).__name__
+        if isinstance(exc, p11x.MechanismInvalid):
+            return UnsuitableKeyError(
+                f"pkcs11: {self._where} does not support CKM_ECDSA", hint="use a token that signs raw ECDSA"
+            )
+        if isinstance(exc, p11x.KeyTypeInconsistent) or "0x68" in str(exc):  # CKR_KEY_FUNCTION_NOT_PERMITTED
+            return KeyUsageError(f"pkcs11: {self._where} refused to sign with {self._uri.key_selector()} ({name})")
+        if isinstance(exc, (p11x.DataLenRange, p11x.DataInvalid)):
+            return InvalidDigestError(f"pkcs11: the token refused the digest ({name})")
+        return BackendUnavailableError(f"pkcs11: {what} on {self._where} failed ({name}: {exc})")
+
+    # -- Backend --------------------------------------------------------------------------------------
+    def public_key(self) -> PublicKey:
+        def read(_key: Any) -> PublicKey:
+            assert self._public is not None
+            return self._public
+
+        with self._module.lock:
+            self._key = None  # fetch it anew: checks the key is still there and usable
+            return self._with_recovery("reading the public key", read)  # type: ignore[no-any-return]
+
+    def sign(self, digest: bytes) -> bytes:
+        # CKM_ECDSA signs whatever length it is given (33 bytes included): refuse before the token sees it
+        if not isinstance(digest, (bytes, bytearray)) or len(digest) != 32:
+            size = len(digest) if isinstance(digest, (bytes, bytearray)) else type(digest).__name__
+            raise InvalidDigestError(f"pkcs11: digest must be 32 bytes, got {size}")
+        digest = bytes(digest)
+        if self._always_authenticate:
+            return self._with_recovery(  # type: ignore[no-any-return]
+                "signing", lambda key: key.sign(digest, mechanism=Mechanism.ECDSA, pin=self._context_pin())
+            )
+        return self._with_recovery("signing", lambda key: key.sign(digest, mechanism=Mechanism.ECDSA))  # type: ignore[no-any-return]
+
+    def on_invalid_signature(self, error: SignatureVerificationError) -> None:
+        log.warning("pkcs11: %s returned a signature that failed the self-check; asking again", self._where)
+
+    def describe(self) -> str:
+        return self._description
+
+    def custody(self) -> dict[str, Any]:
+        def facts(key: Any) -> dict[str, Any]:
+            token = self._tokens.token
+            slot = token.slot
+            lib = self._module.lib
+            info = keys.key_facts(key)
+            warnings = custody_warnings(info, token)
+            return {
+                "backend": self._description,
+                "custody": "PKCS#11 token (the private key never leaves it; it signs on the device)",
+                "address": self._public.address if self._public else None,
+                "public_key": self._public.point.hex() if self._public else None,
+                "public_key_source": self.public_key_source,
+                "module": {
+                    "path": self._module.path,
+                    "manufacturer": lib.manufacturer_id,
+                    "description": lib.library_description,
+                    "cryptoki_version": ".".join(map(str, lib.cryptoki_version)),
+                    "library_version": ".".join(map(str, lib.library_version)),
+                },
+                "slot": {
+                    "id": slot.slot_id,
+                    "description": slot.slot_description,
+                    "hardware_slot": bool(slot.flags & pkcs11.SlotFlag.HW_SLOT),
+                },
+                "token": {
+                    "label": token.label,
+                    "manufacturer": token.manufacturer_id,
+                    "model": token.model,
+                    "serial": token.serial.decode(errors="replace").strip(),
+                    "hardware_version": ".".join(map(str, token.hardware_version)),
+                    "firmware_version": ".".join(map(str, token.firmware_version)),
+                    "flags": sorted(f.name for f in pkcs11.TokenFlag if f.name and token.flags & f),
+                },
+                "key": info,
+                "warnings": warnings,
+            }
+
+        return self._with_recovery("reading custody facts", facts)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Nothing to release per signer: the session is shared by the process's signers on this token."""
+        self._key = None
+
+
+def custody_warnings(info: dict[str, Any], token: Any) -> list[str]:
+    """Plain-language findings for a reviewer; empty for a sign-only key generated inside hardware."""
+    out = []
+    attributes, operations = info["attributes"], info["allowed_operations"]
+    if attributes.get("EXTRACTABLE"):
+        out.append("EXTRACTABLE is true: the key can be exported (wrapped) from the token")
+    if not attributes.get("SENSITIVE"):
+        out.append("SENSITIVE is false: the token may reveal the private value")
+    if not attributes.get("NEVER_EXTRACTABLE") or not attributes.get("LOCAL"):
+        out.append("the key was not generated on this token or was extractable once: copies may exist elsewhere")
+    for name in ("DECRYPT", "UNWRAP", "DERIVE", "SIGN_RECOVER"):
+        if operations.get(name):
+            out.append(f"{name} is allowed: the key is not sign-only")
+    if isinstance(info["allowed_mechanisms"], str):
+        out.append("CKA_ALLOWED_MECHANISMS is not set: any signing mechanism may use the key")
+    if "softhsm" in f"{token.manufacturer_id} {token.model}".lower():
+        out.append("SoftHSM is a software token: the key is a file encrypted under the PIN, not hardware")
+    return out

@@ -1,0 +1,259 @@
+"""PKCS#11 modules and sessions, shared by every pkcs11: signer of the process, safe from any thread.
+
+Concurrency design
+------------------
+python-pkcs11 calls ``C_Initialize(NULL)``: no locking flags, which by the PKCS#11 standard means the
+application promises never to call into the library from two threads at once. libsofthsm2 holds us to it: a
+session per thread crashes the process (segfault, malloc abort or hang) within seconds. So:
+
+* one ``Module`` per module path per process, holding the ``pkcs11.lib`` and one ``RLock``; every call into
+  the library (login, find, sign, keygen, attribute reads) runs under that lock, whatever the token;
+* one ``TokenSession`` per token per process: a single logged-in session that every signer on that token
+  shares (PKCS#11 login state is per application and token anyway, and the key handles it finds are reused);
+* only the device call is under the lock: digest checks, low-s, recovery and the self-check happen in the
+  core, outside it, so with several threads the conversion of one signature overlaps the next device call.
+
+Threads therefore get safety, not parallel device calls. Throughput on several cores comes from processes
+(``signers_pkcs11.pool.SigningPool``): each worker process loads the module and logs in by itself.
+
+Fault recovery
+--------------
+A session closed or invalidated under a signer (a logout by other code of the process, ``C_Finalize`` /
+re-initialisation, a token re-inserted) is reopened transparently: the ``TokenSession`` is dropped, a new
+session is opened and logged in with the PIN read again from its source, and the key is found again (and
+checked to still be the same public key) before the one retry. A second failure is reported, not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import threading
+from typing import Any
+
+import pkcs11
+from pkcs11 import Attribute, Token
+from pkcs11 import exceptions as p11x
+from pkcs11.attributes import AttributeMapper
+from signers.errors import (
+    AmbiguousKeyError,
+    AuthenticationError,
+    BackendUnavailableError,
+    ConfigurationError,
+    KeyNotFoundError,
+)
+from signers.secrets import read_secret
+
+from .uri import Pkcs11URI
+
+log = logging.getLogger("signers.pkcs11")
+
+#: errors after which the session (or the library) must be opened again, then the call retried once
+RECOVERABLE: tuple[type[Exception], ...] = (
+    p11x.SessionHandleInvalid,
+    p11x.SessionClosed,
+    p11x.UserNotLoggedIn,
+    p11x.ObjectHandleInvalid,
+    p11x.KeyHandleInvalid,
+    p11x.TokenNotPresent,
+    p11x.DeviceRemoved,
+)
+
+
+class TokenNotFoundError(KeyNotFoundError):
+    """No token of the module matches the URI."""
+
+
+def _not_initialised(exc: BaseException) -> bool:
+    # python-pkcs11 maps CKR_CRYPTOKI_NOT_INITIALIZED to a bare PKCS11Error with this text
+    return type(exc) is p11x.PKCS11Error and "not initialized" in str(exc)
+
+
+def is_recoverable(exc: BaseException) -> bool:
+    return isinstance(exc, RECOVERABLE) or _not_initialised(exc)
+
+
+def attribute_mapper() -> AttributeMapper:
+    """python-pkcs11's mapper plus CKA_ALLOWED_MECHANISMS (an array of CK_MECHANISM_TYPE)."""
+    mapper = AttributeMapper()
+    size = struct.calcsize("L")
+    mapper.register_handler(
+        Attribute.ALLOWED_MECHANISMS,
+        lambda values: b"".join(struct.pack("L", int(v)) for v in values),
+        lambda data: [struct.unpack_from("L", data, i)[0] for i in range(0, len(data), size)],
+    )
+    return mapper
+
+
+def login_error(exc: Exception, token: str, pin_source: str | None) -> Exception:
+    """The SignerError for a refused login, naming the PIN's source, never the PIN."""
+    source = pin_source or "no pin-source"
+    if isinstance(exc, (p11x.PinIncorrect, p11x.PinInvalid, p11x.PinLenRange)):
+        return AuthenticationError(
+            f"pkcs11 token {token!r}: the PIN from {source} was refused (wrong PIN)",
+            hint=f"put the token's user PIN in {source}; the PIN itself is never shown",
+        )
+    if isinstance(exc, p11x.PinLocked):
+        return AuthenticationError(
+            f"pkcs11 token {token!r}: the user PIN is locked after too many wrong attempts",
+            hint="have the security officer unblock the user PIN (e.g. softhsm2-util / pkcs11-tool --init-pin)",
+        )
+    if isinstance(exc, p11x.PinExpired):
+        return AuthenticationError(f"pkcs11 token {token!r}: the user PIN has expired", hint="set a new user PIN")
+    if isinstance(exc, p11x.UserPinNotInitialized):
+        return AuthenticationError(
+            f"pkcs11 token {token!r}: the token has no user PIN yet", hint="initialise the user PIN (C_InitPIN)"
+        )
+    return BackendUnavailableError(f"pkcs11 token {token!r}: login failed ({type(exc).__name__})")
+
+
+class TokenSession:
+    """The one session this process keeps on a token, logged in as the user. Use under ``module.lock``."""
+
+    def __init__(self, module: Module, token: Token) -> None:
+        self.module = module
+        self.token = token
+        self.label = token.label
+        self._session: Any = None
+        #: bumped on every new session: signers re-find their key handles when it moved
+        self.generation = 0
+
+    def get(self, pin_source: str | None) -> Any:
+        if self._session is None:
+            self._session = self._open(pin_source)
+            self.generation += 1
+        return self._session
+
+    def drop(self) -> None:
+        """Forget the session (it is dead or logged out); the next ``get`` opens and logs in again.
+
+        It is not closed: python-pkcs11's ``close`` logs the whole application out of the token, which would
+        break a session opened meanwhile; a session handle that is still valid is released at finalize."""
+        self._session = None
+
+    def _open(self, pin_source: str | None) -> Any:
+        pin = read_secret(pin_source, "pin")  # read again at every login: a rotated PIN file is picked up
+        mapper = attribute_mapper()
+        # read-write so that key management (keygen, import) shares this one session with the signers
+        rw = not (self.token.flags & pkcs11.TokenFlag.WRITE_PROTECTED)
+        try:
+            return self.token.open(rw=rw, user_pin=pin.reveal(), attribute_mapper=mapper)
+        except p11x.UserAlreadyLoggedIn:
+            # the application is logged in through a session opened by other code: share that login
+            return self.token.open(rw=rw, attribute_mapper=mapper)
+        except RECOVERABLE:
+            raise
+        except p11x.PKCS11Error as exc:
+            if _not_initialised(exc):
+                raise
+            raise login_error(exc, self.label, pin_source) from None
+
+
+class Module:
+    """One loaded PKCS#11 module and the lock every call into it takes (see the module docstring)."""
+
+    def __init__(self, path: str) -> None:
+        if not os.path.isfile(path):
+            raise ConfigurationError(
+                f"PKCS#11 module {path} does not exist",
+                hint="install the HSM vendor's module and point module-path= (or PKCS11_MODULE) at it; "
+                "for SoftHSM2 run softhsm/install",
+            )
+        self.path = path
+        self.lock = threading.RLock()
+        try:
+            self.lib = pkcs11.lib(path)
+        except p11x.PKCS11Error as exc:
+            raise ConfigurationError(
+                f"{path} could not be loaded as a PKCS#11 module: {exc}",
+                hint="module-path must name the vendor's PKCS#11 shared library (.so)",
+            ) from None
+        self._sessions: dict[tuple[str, bytes], TokenSession] = {}
+
+    def reinitialize(self) -> None:
+        """C_Finalize + C_Initialize: sees tokens created since load, clears a dead library state. Every
+        session of the process dies with it; their signers reopen theirs on next use."""
+        with self.lock:
+            try:
+                self.lib.finalize()
+            except p11x.PKCS11Error:
+                pass  # finalized behind python-pkcs11's back already (its flag is cleared either way)
+            self.lib.initialize()
+            for session in self._sessions.values():
+                session.drop()
+
+    def recover(self, exc: BaseException) -> None:
+        """After a recoverable error: re-initialise a library that was finalized, forget dead sessions."""
+        with self.lock:
+            if _not_initialised(exc):
+                log.warning("pkcs11: %s was finalized under us; initialising it again", self.path)
+                self.reinitialize()
+
+    def tokens(self) -> list[Token]:
+        with self.lock:
+            return list(self.lib.get_tokens())
+
+    def find_token(self, uri: Pkcs11URI) -> Token:
+        """The one token matching the URI's token attributes; re-initialises once to see a new token."""
+        with self.lock:
+            for attempt in range(2):
+                try:
+                    tokens = self.tokens()
+                except p11x.PKCS11Error as exc:
+                    if attempt or not is_recoverable(exc):
+                        raise BackendUnavailableError(f"pkcs11: listing tokens of {self.path} failed: {exc!r}") from None
+                    self.reinitialize()
+                    continue
+                found = [t for t in tokens if _token_matches(t, uri)]
+                if len(found) == 1:
+                    return found[0]
+                if len(found) > 1:
+                    raise AmbiguousKeyError(
+                        f"pkcs11: {len(found)} tokens match {uri.token_selector()}",
+                        hint="add serial= (or a unique token=) to the URI",
+                    )
+                if attempt == 0:
+                    self.reinitialize()  # a token initialised after the module was loaded is only seen now
+            present = ", ".join(repr(t.label) for t in tokens) or "none"
+            raise TokenNotFoundError(
+                f"pkcs11: no token matches {uri.token_selector()} in {self.path} (tokens present: {present})",
+                hint="fix token= in the URI, or create the token (SoftHSM2: softhsm2-util --init-token; "
+                "this repository: softhsm/install)",
+            )
+
+    def token_session(self, token: Token) -> TokenSession:
+        key = (token.label, token.serial)
+        with self.lock:
+            session = self._sessions.get(key)
+            if session is None:
+                session = self._sessions[key] = TokenSession(self, token)
+            else:
+                session.token = token  # a fresh Token object after re-initialisation
+            return session
+
+
+def _token_matches(token: Token, uri: Pkcs11URI) -> bool:
+    if uri.token is not None and token.label != uri.token:
+        return False
+    if uri.serial is not None and token.serial.decode(errors="replace").strip() != uri.serial:
+        return False
+    if uri.manufacturer is not None and token.manufacturer_id != uri.manufacturer:
+        return False
+    if uri.model is not None and token.model != uri.model:
+        return False
+    return uri.slot_id is None or token.slot.slot_id == uri.slot_id
+
+
+_modules: dict[str, Module] = {}
+_modules_lock = threading.Lock()
+
+
+def get_module(path: str) -> Module:
+    """The process-wide ``Module`` for a path (one lib, one lock, whatever the number of signers)."""
+    real = os.path.realpath(path)
+    with _modules_lock:
+        module = _modules.get(real)
+        if module is None:
+            module = _modules[real] = Module(real)
+        return module

@@ -1,0 +1,220 @@
+"""Errors of the ERC-4337 layer: bundler, paymaster and node JSON-RPC failures, and refused session scope.
+
+A bundler error keeps what the bundler said: the JSON-RPC ``code`` (ERC-7769: -32500 rejected by the
+EntryPoint or the account, -32501 by the paymaster, ...), the ``aa_code`` of the EntryPoint revert reason
+("AA23", "AA25", ...) when the message carries one, and the raw ``data``. The class tells what kind of
+failure it was and the hint what to do; the AA code refines the hint.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import BackendUnavailableError, ConfigurationError, PolicyViolationError, SignerError
+
+
+class AAError(SignerError):
+    """Base class of the ERC-4337 client errors."""
+
+
+class AAConfigurationError(AAError, ConfigurationError):
+    """An argument of the AA layer is malformed (an address, a selector, a rule reference...)."""
+
+
+class RpcUnavailableError(AAError, BackendUnavailableError):
+    """The bundler, paymaster or node did not answer, or answered something that is not JSON-RPC."""
+
+    hint = "check the URL and that the service is running; nothing was sent on-chain by this call"
+
+
+# -- JSON-RPC errors ---------------------------------------------------------------------------------------
+_AA_CODE = re.compile(r"\b(AA[1-5]\d)\b")
+
+# EntryPoint v0.7 revert codes -> what to do about them.
+AA_HINTS: dict[str, str] = {
+    "AA10": "the sender is already deployed: drop factory/factoryData",
+    "AA13": "the factory call failed or ran out of gas: check factoryData and verificationGasLimit",
+    "AA14": "the factory returned another address than sender: check the factory and its salt",
+    "AA15": "the factory did not deploy code at sender",
+    "AA20": "the account is not deployed and the op has no factory: deploy it first or add factory data",
+    "AA21": "the account cannot pay the prefund: fund it or use a paymaster",
+    "AA22": "the op is expired or not yet valid (a session's validUntil/validAfter): grant a new session",
+    "AA23": "the account's validation reverted (wrong validator in the nonce key, disabled permission, a "
+    "policy refusing the call...)",
+    "AA24": "the signature does not verify for the selected validator: check the signer and the nonce key",
+    "AA25": "invalid nonce: read it again from the EntryPoint or use another nonce key",
+    "AA26": "verificationGasLimit too low: estimate again",
+    "AA30": "the paymaster is not deployed",
+    "AA31": "the paymaster's deposit is too low",
+    "AA32": "the paymaster's signature is expired or not yet valid: ask the paymaster again",
+    "AA33": "the paymaster's validation reverted",
+    "AA34": "the paymaster's signature is invalid",
+    "AA40": "verification used more gas than the limits: estimate again",
+    "AA41": "too little verification gas for the paymaster: estimate again",
+    "AA50": "the paymaster's postOp reverted",
+    "AA51": "the prefund is below the actual gas cost",
+}
+
+
+class RpcError(AAError):
+    """A JSON-RPC error response. ``code``, ``aa_code``, ``data`` and ``method`` keep what the server said."""
+
+    rpc_code: int | None = None  # the JSON-RPC code a subclass stands for
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int,
+        method: str,
+        data: Any = None,
+        url: str = "",
+        hint: str | None = None,
+    ) -> None:
+        self.code = code
+        self.method = method
+        self.data = data
+        self.url = url
+        self.server_message = message
+        match = _AA_CODE.search(message) or _AA_CODE.search(str(data) if data is not None else "")
+        self.aa_code: str | None = match.group(1) if match else None
+        if hint is None and self.aa_code in AA_HINTS:
+            hint = AA_HINTS[self.aa_code]
+        super().__init__(f"{method} failed with JSON-RPC error {code}: {message}", hint=hint)
+
+
+class ContractCallError(RpcError):
+    """A node's eth_call reverted or failed."""
+
+
+class BundlerError(RpcError):
+    """The bundler refused a request (an error not covered by a more specific class)."""
+
+
+class UserOperationRejectedError(BundlerError):
+    """-32500: the EntryPoint simulation or the account's validation rejected the UserOperation."""
+
+    rpc_code = -32500
+    hint = "the account refused the op during validation; see aa_code"
+
+
+class PaymasterRejectedError(BundlerError):
+    """-32501: the paymaster's validation rejected the UserOperation."""
+
+    rpc_code = -32501
+    hint = "the paymaster refused the op: check its data, its deposit, and that the session permits a paymaster"
+
+
+class OpcodeViolationError(BundlerError):
+    """-32502: banned opcode or storage access during validation (ERC-7562)."""
+
+    rpc_code = -32502
+    hint = "validation touched forbidden opcodes or storage; use a compliant account, module or paymaster"
+
+
+class OutOfTimeRangeError(BundlerError):
+    """-32503: the op (or its paymaster) is expired or not yet valid."""
+
+    rpc_code = -32503
+    hint = "the session or the paymaster signature is out of its validity window"
+
+
+class ThrottledEntityError(BundlerError):
+    """-32504: the paymaster, factory or aggregator is throttled or banned by the bundler."""
+
+    rpc_code = -32504
+    hint = "retry later or use another paymaster/factory"
+
+
+class StakeTooLowError(BundlerError):
+    """-32505: an entity's stake or unstake delay is too low."""
+
+    rpc_code = -32505
+    hint = "stake the entity in the EntryPoint"
+
+
+class UnsupportedAggregatorError(BundlerError):
+    """-32506: the bundler does not support the op's signature aggregator."""
+
+    rpc_code = -32506
+
+
+class SignatureCheckFailedError(BundlerError):
+    """-32507: the (aggregated) signature check failed."""
+
+    rpc_code = -32507
+    hint = "the signature does not verify: check the signer, the nonce key and the signature encoding"
+
+
+class ExecutionRevertedError(BundlerError):
+    """-32521: the op's execution reverted (during gas estimation)."""
+
+    rpc_code = -32521
+    hint = "the call itself reverts: check the target, calldata, value and the account's balance"
+
+
+class InvalidFieldsError(BundlerError):
+    """-32602: a field of the request is malformed (length, range, missing)."""
+
+    rpc_code = -32602
+    hint = "a UserOperation field is malformed; compare with the v0.7 JSON-RPC form"
+
+
+class MethodNotFoundError(BundlerError):
+    """-32601: the server does not implement this method."""
+
+    rpc_code = -32601
+    hint = "the endpoint is not a bundler (or not a paymaster) for this method"
+
+
+class UserOperationNotFoundError(AAError):
+    """No UserOperation (or receipt) is known for this hash."""
+
+
+class UserOperationTimeoutError(AAError):
+    """The UserOperation was not included before the timeout."""
+
+    hint = "it may still be included later: query eth_getUserOperationReceipt again, or resend with a new nonce"
+
+
+class UserOperationFailedError(AAError):
+    """The UserOperation was included but its execution reverted (receipt success = false)."""
+
+    def __init__(self, message: str, *, user_op_hash: str, receipt: dict[str, Any]) -> None:
+        self.user_op_hash = user_op_hash
+        self.receipt = receipt
+        super().__init__(message, hint="the op was paid for; the calls reverted (see receipt['reason'])")
+
+
+class ScopeViolationError(AAError, PolicyViolationError):
+    """A session UserOperation asks for something the session was not granted; no key was used."""
+
+    def __init__(self, message: str, *, call_index: int | None = None, hint: str | None = None) -> None:
+        self.call_index = call_index
+        super().__init__(message, hint=hint)
+
+
+_BY_CODE: dict[int, type[BundlerError]] = {
+    cls.rpc_code: cls
+    for cls in (
+        UserOperationRejectedError,
+        PaymasterRejectedError,
+        OpcodeViolationError,
+        OutOfTimeRangeError,
+        ThrottledEntityError,
+        StakeTooLowError,
+        UnsupportedAggregatorError,
+        SignatureCheckFailedError,
+        ExecutionRevertedError,
+        InvalidFieldsError,
+        MethodNotFoundError,
+    )
+    if cls.rpc_code is not None
+}
+
+
+def bundler_error(code: int, message: str, *, method: str, data: Any = None, url: str = "") -> BundlerError:
+    """The BundlerError subclass for a JSON-RPC error object."""
+    cls = _BY_CODE.get(code, BundlerError)
+    return cls(message, code=code, method=method, data=data, url=url)

@@ -1,0 +1,66 @@
+"""Small conversions shared by the AA modules: hex <-> bytes, addresses, JSON-RPC quantities."""
+
+from __future__ import annotations
+
+from eth_utils import to_checksum_address
+
+from .errors import AAConfigurationError
+
+BytesLike = bytes | bytearray | memoryview | str
+
+
+def to_bytes(value: BytesLike, what: str = "value", size: int | None = None) -> bytes:
+    """bytes from bytes or a 0x hex string; with ``size``, exactly that many bytes."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        out = bytes(value)
+    elif isinstance(value, str):
+        text = value[2:] if value[:2] in ("0x", "0X") else value
+        if len(text) % 2:
+            raise AAConfigurationError(f"{what}: odd-length hex {value!r}")
+        try:
+            out = bytes.fromhex(text)
+        except ValueError:
+            raise AAConfigurationError(f"{what}: not hex: {value!r}") from None
+    else:
+        raise AAConfigurationError(f"{what}: expected bytes or a 0x hex string, got {type(value).__name__}")
+    if size is not None and len(out) != size:
+        raise AAConfigurationError(f"{what}: expected {size} bytes, got {len(out)}")
+    return out
+
+
+def to_address(value: BytesLike, what: str = "address") -> str:
+    """A checksummed address from 20 bytes or a hex string (any case)."""
+    return to_checksum_address(to_bytes(value, what, 20))
+
+
+def to_hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def quantity(value: int) -> str:
+    """A JSON-RPC quantity: minimal 0x hex, "0x0" for zero."""
+    if value < 0:
+        raise AAConfigurationError(f"a quantity cannot be negative: {value}")
+    return hex(value)
+
+
+def parse_quantity(value: int | str, what: str = "quantity") -> int:
+    if isinstance(value, bool):
+        raise AAConfigurationError(f"{what}: a boolean is not a quantity")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 16) if value[:2] in ("0x", "0X") else int(value)
+        except ValueError:
+            pass
+    raise AAConfigurationError(f"{what}: not a quantity: {value!r}")
+
+
+def uint(value: int, bits: int, what: str) -> int:
+    """Check that ``value`` fits an unsigned integer of ``bits`` bits (what Solidity will read)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AAConfigurationError(f"{what} must be an int, got {type(value).__name__}")
+    if not 0 <= value < 1 << bits:
+        raise AAConfigurationError(f"{what} = {value} does not fit uint{bits}")
+    return value
