@@ -30,14 +30,14 @@ class SignerAccount(LocalAccount):
 
     @property
     def address(self) -> ChecksumAddress:
-        return ChecksumAddress(self.signer.address)
+        return self.signer.address  # type: ignore[return-value]
 
     @property
     def key(self) -> NoReturn:
         raise UnsupportedOperationError(f"the key of {self.signer.address} is in custody and cannot be read")
 
     def __bytes__(self) -> NoReturn:
-        return self.key
+        raise UnsupportedOperationError(f"the key of {self.signer.address} is in custody and cannot be read")
 
     def encrypt(self, password: str, kdf: str | None = None, iterations: int | None = None) -> NoReturn:
         raise UnsupportedOperationError("a key in custody cannot be exported to a keystore")

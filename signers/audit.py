@@ -116,14 +116,14 @@ class AuditTrail:
         self._record(request, "signed", signature, None)
 
     def entries(self, *, address: str | None = None, outcome: str | None = None) -> list[AuditEntry]:
-        query, args = "SELECT * FROM audit WHERE 1=1", []
+        query, args = "SELECT * FROM audit WHERE 1=1", list[str]()
         if address:
             query, args = query + " AND address = ?", [*args, address]
         if outcome:
             query, args = query + " AND outcome = ?", [*args, outcome]
         with self._lock:
             rows = self._db.execute(query + " ORDER BY id", args).fetchall()
-        return [AuditEntry(*row[:8], json.loads(row[8]), row[9]) for row in rows]
+        return [AuditEntry(*row[:8], json.loads(row[8]), row[9]) for row in rows]  # type: ignore[call-arg]
 
     def close(self) -> None:
         with self._lock:

@@ -38,6 +38,7 @@ class Backend(ABC):
     def on_invalid_signature(self, error: SignatureVerificationError) -> None:
         """Called when a signature failed the self-check, before any retry. A backend can find out why
         and raise a better error (an alias that now points to another key raises KeyChangedError)."""
+        return None
 
     def custody(self) -> dict[str, Any]:
         """Facts for a security review: where the key lives and what it allows. No secrets."""
@@ -49,6 +50,7 @@ class Backend(ABC):
 
     def close(self) -> None:
         """Release sessions and connections."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"

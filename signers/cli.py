@@ -108,7 +108,11 @@ def sign(
     as_json: bool,
 ) -> None:
     """Sign one thing with the key at URI: exactly one of --digest, --message, --typed-data, --tx."""
-    chosen = [name for name, value in (("--digest", digest), ("--message", message), ("--typed-data", typed_data), ("--tx", tx)) if value is not None]
+    chosen = [
+        name
+        for name, value in (("--digest", digest), ("--message", message), ("--typed-data", typed_data), ("--tx", tx))
+        if value is not None
+    ]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --digest, --message, --typed-data, --tx")
     with open_signer(uri, chain_id) as signer:
@@ -122,13 +126,22 @@ def sign(
             out.update(digest="0x" + raw.hex(), signature=sig.to_hex(), r=hex(sig.r), s=hex(sig.s), v=sig.v)
         elif tx is not None:
             signed_tx = signer.sign_transaction(_read_json(tx))
-            out.update(raw_transaction=signed_tx.raw_transaction.to_0x_hex(), hash=signed_tx.hash.to_0x_hex(), v=signed_tx.v)
+            out.update(
+                raw_transaction=signed_tx.raw_transaction.to_0x_hex(), hash=signed_tx.hash.to_0x_hex(), v=signed_tx.v
+            )
         else:
-            signed = signer.sign_message(message) if message is not None else signer.sign_typed_data(full_message=_read_json(typed_data or "-"))
+            signed = (
+                signer.sign_message(message)
+                if message is not None
+                else signer.sign_typed_data(full_message=_read_json(typed_data or "-"))
+            )
             out.update(message_hash=signed.message_hash.to_0x_hex(), signature=signed.signature.to_0x_hex(), v=signed.v)
         emit(out, as_json)
 
 
 def main() -> None:
-    get_plugin_manager().hook.register_commands(cli=cli)
+    try:
+        get_plugin_manager().hook.register_commands(cli=cli)
+    except SignerError as exc:
+        fail(str(exc))
     cli(prog_name="signers")

@@ -89,7 +89,8 @@ def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
             raise AuthenticationError(f"{where}: the keystore password is wrong (or the file is corrupt)") from None
         return LocalBackend(key, where)
     raise ConfigurationError(
-        f"not a local signer URI: {uri.text!r}", hint="use local:env:NAME or local:keystore:PATH?password-source=env:NAME"
+        f"not a local signer URI: {uri.text!r}",
+        hint="use local:env:NAME or local:keystore:PATH?password-source=env:NAME",
     )
 
 

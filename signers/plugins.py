@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
         if _manager is None:
             manager = pluggy.PluginManager("signers")
             manager.add_hookspecs(hookspecs)
-            manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            _load_entry_points(manager)
             for name, module in BUILTIN_PLUGINS.items():
                 if manager.get_plugin(name) is None:
                     manager.register(importlib.import_module(module), name=name)
@@ -52,6 +53,22 @@ def get_plugin_manager() -> pluggy.PluginManager:
         return _manager
 
 
+def _load_entry_points(manager: pluggy.PluginManager) -> None:
+    """Like pluggy's load_setuptools_entrypoints, but a broken plugin is named in a clear error."""
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if manager.get_plugin(entry_point.name) is not None or manager.is_blocked(entry_point.name):
+            continue
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:
+            dist = entry_point.dist.name if entry_point.dist else "an unknown distribution"
+            raise ConfigurationError(
+                f"the signers plugin {entry_point.name!r} from {dist} failed to load: {exc!r}",
+                hint=f"reinstall or uninstall {dist}",
+            ) from exc
+        manager.register(plugin, name=entry_point.name)
+
+
 def backends() -> dict[str, BackendInfo]:
     """Every registered URI scheme, by scheme."""
     global _backends
@@ -61,7 +78,9 @@ def backends() -> dict[str, BackendInfo]:
             found: dict[str, BackendInfo] = {}
             for impl in manager.hook.register_backends.get_hookimpls():
 
-                def register(scheme: str, factory: BackendFactory, description: str = "", _p: str = impl.plugin_name) -> None:
+                def register(
+                    scheme: str, factory: BackendFactory, description: str = "", _p: str = impl.plugin_name
+                ) -> None:
                     if scheme in found:
                         raise ConfigurationError(
                             f"URI scheme {scheme!r} is registered by both {found[scheme].plugin} and {_p}",

@@ -79,7 +79,7 @@ def _recover(compact: bytes, recid: int, digest: bytes) -> object | None:
     out = ffi.new("secp256k1_pubkey *")
     if not lib.secp256k1_ecdsa_recover(_CTX, out, sig, digest):
         return None
-    return out
+    return out  # type: ignore[no-any-return]
 
 
 def _serialize(pubkey: object) -> bytes:
@@ -206,10 +206,10 @@ def _is_recid_1_key(q0: object, r: int, digest: bytes, key: PublicKey) -> bool:
     lib.secp256k1_ec_pubkey_negate(_CTX, q0)
     t = (-2 * int.from_bytes(digest, "big") * int(gmpy2.invert(r, N))) % N
     if t == 0:  # z = 0 mod n: Q1 = -Q0
-        return lib.secp256k1_ec_pubkey_cmp(_CTX, q0, key._c) == 0
+        return bool(lib.secp256k1_ec_pubkey_cmp(_CTX, q0, key._c) == 0)
     t_g = ffi.new("secp256k1_pubkey *")
     lib.secp256k1_ec_pubkey_create(_CTX, t_g, t.to_bytes(32, "big"))
     q1 = ffi.new("secp256k1_pubkey *")
     if not lib.secp256k1_ec_pubkey_combine(_CTX, q1, ffi.new("secp256k1_pubkey *[2]", [q0, t_g]), 2):
         return False  # the sum is the point at infinity: no valid key
-    return lib.secp256k1_ec_pubkey_cmp(_CTX, q1, key._c) == 0
+    return bool(lib.secp256k1_ec_pubkey_cmp(_CTX, q1, key._c) == 0)

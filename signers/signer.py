@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from .aa.user_operation import UserOperation
 
+
 @dataclass(frozen=True)
 class SignRequest:
     """What a policy (before_sign) and the audit trail (after_sign) see of one signature."""
@@ -93,7 +94,9 @@ class Signer:
                 raise
             return None
 
-    def _sign(self, digest: bytes, kind: str = "digest", payload: Any = None, context: Mapping[str, Any] = {}) -> Signature:  # noqa: B006
+    def _sign(
+        self, digest: bytes, kind: str = "digest", payload: Any = None, context: Mapping[str, Any] = {}
+    ) -> Signature:  # noqa: B006
         request = self._request(digest, kind, payload, context)
         signature = None
         for attempt in range(self.backend.invalid_signature_retries + 1):
@@ -104,7 +107,9 @@ class Signer:
         self._hook.after_sign(request=request, signature=signature)
         return signature
 
-    async def _asign(self, digest: bytes, kind: str = "digest", payload: Any = None, context: Mapping[str, Any] = {}) -> Signature:  # noqa: B006
+    async def _asign(
+        self, digest: bytes, kind: str = "digest", payload: Any = None, context: Mapping[str, Any] = {}
+    ) -> Signature:  # noqa: B006
         request = self._request(digest, kind, payload, context)
         signature = None
         for attempt in range(self.backend.invalid_signature_retries + 1):
@@ -183,7 +188,9 @@ class Signer:
     ) -> tuple[bytes, Callable[[Signature], SignedSetCodeAuthorization]]:
         chain_id = int(authorization["chainId"])
         if self.chain_id is not None and chain_id not in (0, self.chain_id):
-            raise ChainIdMismatchError(f"the authorization is for chain {chain_id}, the signer for chain {self.chain_id}")
+            raise ChainIdMismatchError(
+                f"the authorization is for chain {chain_id}, the signer for chain {self.chain_id}"
+            )
         address = to_canonical_address(authorization["address"])
         nonce = int(authorization["nonce"])
         digest = bytes(Authorization(chain_id, address, nonce).hash())
@@ -217,7 +224,9 @@ class Signer:
         from .aa.user_operation import user_operation_hash
 
         if self.chain_id is not None and chain_id != self.chain_id:
-            raise ChainIdMismatchError(f"the UserOperation is for chain {chain_id}, the signer for chain {self.chain_id}")
+            raise ChainIdMismatchError(
+                f"the UserOperation is for chain {chain_id}, the signer for chain {self.chain_id}"
+            )
         op_hash = user_operation_hash(user_operation, entry_point, chain_id)
         context = {"user_op_hash": op_hash, "entry_point": entry_point, "chain_id": chain_id}
         return hashing.personal_sign_hash(op_hash), context
@@ -227,8 +236,6 @@ class Signer:
         digest, context = self._user_operation(user_operation, entry_point, chain_id)
         return self._sign(digest, "user_operation", user_operation, context)
 
-    async def asign_user_operation(
-        self, user_operation: UserOperation, entry_point: str, chain_id: int
-    ) -> Signature:
+    async def asign_user_operation(self, user_operation: UserOperation, entry_point: str, chain_id: int) -> Signature:
         digest, context = self._user_operation(user_operation, entry_point, chain_id)
         return await self._asign(digest, "user_operation", user_operation, context)

@@ -48,8 +48,6 @@ def prepare_transaction(
             assert isinstance(unsigned, Transaction)  # legacy with EIP-155 chain id in v
             v = to_eth_v(sig.y_parity, unsigned.v)
         raw = encode_transaction(unsigned, vrs=(v, sig.r, sig.s))
-        return SignedTransaction(
-            raw_transaction=HexBytes(raw), hash=HexBytes(keccak(raw)), r=sig.r, s=sig.s, v=v
-        )
+        return SignedTransaction(raw_transaction=HexBytes(raw), hash=HexBytes(keccak(raw)), r=sig.r, s=sig.s, v=v)
 
     return bytes(unsigned.hash()), finish

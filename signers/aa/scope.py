@@ -1,0 +1,273 @@
+"""The local scope check: refuse a session UserOperation outside its grant before any key is used.
+
+A ``before_sign`` hook implementation. It recognises a session op by its signature field, which holds the
+USE-mode stub ``0x00 ‖ permissionId ‖ …`` while the op is being signed (``SmartAccount.sign_user_operation``
+puts it there), or by the SmartSession module in the op's nonce key. It then looks the permission id up in a
+``ScopeRegistry`` (filled by ``grant_permission`` and ``send_session_user_operation``, or by hand with
+``register_session``) and checks every call of the op against the granted Session, as SmartSession would:
+call type, target + selector, time frames (session and action), value limits, parameter rules, paymaster
+permission, self-calls. An unknown permission is refused too (fail closed).
+
+It only sees what the client knows: usage limits, cumulative value and ERC-20 spending are on-chain
+state and stay the chain's to enforce. Turn the check off with ``scope_check_disabled()`` (for one block of
+code) or ``SessionScopeCheck.enabled = False``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from eth_utils import to_checksum_address
+
+from ..hookspecs import hookimpl
+from .addresses import AddressBook, addresses_for
+from .errors import AAConfigurationError, ScopeViolationError
+from .execution import CALLTYPE_BATCH, CALLTYPE_SINGLE, EXECTYPE_DEFAULT, EXECUTE_SELECTOR, Call, decode_execute
+from .hexutil import BytesLike, to_address, to_bytes
+from .sessions import ACTION_CONFIG_ABI, ParamCondition, Session, decode_use_signature
+from .user_operation import UserOperation
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from ..signer import SignRequest
+
+# SmartSession's fallback action: any target (address(1)) and any selector (0x00000001).
+FALLBACK_TARGET = "0x0000000000000000000000000000000000000001"
+FALLBACK_SELECTOR = b"\x00\x00\x00\x01"
+
+
+@dataclass(frozen=True)
+class GrantedScope:
+    session: Session
+    addresses: AddressBook
+    account: str | None = None  # None: any account that enabled this permission
+
+    @property
+    def permission_id(self) -> bytes:
+        return self.session.permission_id
+
+
+class ScopeRegistry:
+    """Granted sessions by permission id (process-wide by default: ``SCOPES``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scopes: dict[bytes, GrantedScope] = {}
+
+    def register(self, session: Session, *, account: str | None = None, addresses: AddressBook | None = None) -> bytes:
+        book = addresses or addresses_for(session.chain_id) if session.chain_id is not None else (addresses or AddressBook())
+        scope = GrantedScope(session, book, to_address(account) if account else None)
+        with self._lock:
+            self._scopes[scope.permission_id] = scope
+        return scope.permission_id
+
+    def unregister(self, permission_id: BytesLike) -> None:
+        with self._lock:
+            self._scopes.pop(to_bytes(permission_id, "permission_id", 32), None)
+
+    def get(self, permission_id: BytesLike) -> GrantedScope | None:
+        with self._lock:
+            return self._scopes.get(to_bytes(permission_id, "permission_id", 32))
+
+    def smart_sessions_addresses(self) -> set[str]:
+        with self._lock:
+            return {s.addresses.smart_sessions for s in self._scopes.values()}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._scopes.clear()
+
+
+SCOPES = ScopeRegistry()
+
+
+def register_session(session: Session, *, account: str | None = None, addresses: AddressBook | None = None) -> bytes:
+    """Tell the scope check what ``session`` grants (the session key's process calls this with the Session
+    the granter handed over). Returns its permission id."""
+    return SCOPES.register(session, account=account, addresses=addresses)
+
+
+_disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("signers_aa_scope_check_disabled", default=False)
+
+
+@contextlib.contextmanager
+def scope_check_disabled() -> Iterator[None]:
+    """Sign session ops without the local check inside this block (to let the chain refuse them)."""
+    token = _disabled.set(True)
+    try:
+        yield
+    finally:
+        _disabled.reset(token)
+
+
+# -- the checks --------------------------------------------------------------------------------------------
+def _time_frame(init_data: bytes) -> tuple[int, int]:
+    if len(init_data) < 12:
+        raise AAConfigurationError("TimeFramePolicy init data is shorter than 12 bytes")
+    return int.from_bytes(init_data[:6], "big"), int.from_bytes(init_data[6:12], "big")
+
+
+def _check_time(what: str, init_data: bytes, now: int, call_index: int | None) -> None:
+    valid_until, valid_after = _time_frame(init_data)
+    if valid_until == 0 and valid_after == 0:
+        raise ScopeViolationError(f"{what}: TimeFramePolicy with validUntil = validAfter = 0 always reverts", call_index=call_index)
+    if valid_until != 0 and now > valid_until:
+        raise ScopeViolationError(
+            f"{what}: expired at {valid_until} (now {now})", call_index=call_index, hint="grant a new session"
+        )
+    if now < valid_after:
+        raise ScopeViolationError(f"{what}: not valid before {valid_after} (now {now})", call_index=call_index)
+
+
+def _rule_holds(condition: int, value: int, ref: int) -> bool:
+    return {
+        ParamCondition.EQUAL: value == ref,
+        ParamCondition.GREATER_THAN: value > ref,
+        ParamCondition.LESS_THAN: value < ref,
+        ParamCondition.GREATER_THAN_OR_EQUAL: value >= ref,
+        ParamCondition.LESS_THAN_OR_EQUAL: value <= ref,
+        ParamCondition.NOT_EQUAL: value != ref,
+    }.get(ParamCondition(condition), True)  # IN_RANGE: left to the chain
+
+
+def _describe(index: int, call: Call) -> str:
+    return f"call #{index} (to {call.to}, selector 0x{call.selector.hex()}, value {call.value})"
+
+
+def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None = None, now: int | None = None) -> None:
+    """Raise ScopeViolationError naming the first thing in ``op`` that ``scope`` does not grant."""
+    from eth_abi import decode
+
+    now = int(time.time()) if now is None else now
+    session, book = scope.session, scope.addresses
+    pid = "0x" + scope.permission_id.hex()
+    if scope.account is not None and op.sender != scope.account:
+        raise ScopeViolationError(f"permission {pid} was granted on {scope.account}, not on {op.sender}")
+    if chain_id is not None and session.chain_id is not None and chain_id != session.chain_id:
+        raise ScopeViolationError(f"permission {pid} was granted on chain {session.chain_id}, not chain {chain_id}")
+    for policy in session.user_op_policies:
+        if policy.policy == book.time_frame_policy:
+            _check_time(f"session {pid}", policy.init_data, now, None)
+    if op.paymaster is not None and not session.permit_erc4337_paymaster:
+        raise ScopeViolationError(
+            f"session {pid} was granted without paymaster permission, but the op uses paymaster {op.paymaster}",
+            hint="grant the session with a paymaster (permitERC4337Paymaster) or send without one",
+        )
+    if op.call_data[:4] != EXECUTE_SELECTOR:
+        raise ScopeViolationError(f"a session op must call execute(bytes32,bytes), not selector 0x{op.call_data[:4].hex()}")
+    decoded = decode_execute(op.call_data)
+    if decoded.call_type not in (CALLTYPE_SINGLE, CALLTYPE_BATCH) or decoded.exec_type != EXECTYPE_DEFAULT:
+        raise ScopeViolationError(
+            f"Smart Sessions accepts only single or batch execute in default mode, not mode 0x{decoded.mode[:2].hex()}"
+        )
+    value_spent: dict[tuple[str, bytes], int] = {}
+    for index, call in enumerate(decoded.calls):
+        where = _describe(index, call)
+        if call.to == op.sender and call.selector == EXECUTE_SELECTOR:
+            raise ScopeViolationError(f"{where}: a session may not call execute on the account itself", call_index=index)
+        action = next(
+            (a for a in session.actions if a.action_target == call.to and a.action_target_selector == call.selector),
+            None,
+        ) or next(
+            (a for a in session.actions if a.action_target == FALLBACK_TARGET and a.action_target_selector == FALLBACK_SELECTOR),
+            None,
+        )
+        if action is None:
+            granted = ", ".join(f"{a.action_target}:0x{a.action_target_selector.hex()}" for a in session.actions) or "nothing"
+            raise ScopeViolationError(
+                f"{where} is outside session {pid} (granted: {granted})",
+                call_index=index,
+                hint="call a granted target and function, or grant a session that includes it",
+            )
+        for policy in action.action_policies:
+            if policy.policy == book.time_frame_policy:
+                _check_time(where, policy.init_data, now, index)
+            elif policy.policy == book.uni_action_policy:
+                ((value_limit, (length, rules)),) = decode([ACTION_CONFIG_ABI], policy.init_data)
+                if call.value > value_limit:
+                    raise ScopeViolationError(
+                        f"{where}: value exceeds the per-call limit {value_limit}", call_index=index
+                    )
+                args = call.data[4:]
+                for condition, offset, _limited, ref, _usage in rules[:length]:
+                    word = args[offset : offset + 32]
+                    if len(word) < 32:
+                        raise ScopeViolationError(f"{where}: calldata too short for the rule at offset {offset}", call_index=index)
+                    if not _rule_holds(condition, int.from_bytes(word, "big"), int.from_bytes(ref, "big")):
+                        raise ScopeViolationError(
+                            f"{where}: argument at offset {offset} breaks rule {ParamCondition(condition).name} 0x{ref.hex()}",
+                            call_index=index,
+                        )
+            elif policy.policy == book.value_limit_policy:
+                (limit,) = decode(["uint256"], policy.init_data)
+                key = (action.action_target, action.action_target_selector)
+                value_spent[key] = value_spent.get(key, 0) + call.value
+                if value_spent[key] > limit:
+                    raise ScopeViolationError(
+                        f"{where}: value total {value_spent[key]} exceeds the session's value limit {limit}",
+                        call_index=index,
+                    )
+
+
+class SessionScopeCheck:
+    """The before_sign hook. Register it once per plugin manager (``enable_scope_check()`` does)."""
+
+    def __init__(self, registry: ScopeRegistry = SCOPES, clock: Callable[[], float] = time.time) -> None:
+        self.registry = registry
+        self.clock = clock
+        self.enabled = True
+
+    @hookimpl
+    def before_sign(self, request: SignRequest) -> None:
+        if not self.enabled or _disabled.get() or request.kind != "user_operation":
+            return
+        op = request.payload
+        if not isinstance(op, UserOperation):
+            return
+        chain_id = request.context.get("chain_id")
+        pid: bytes | None
+        try:
+            pid, _ = decode_use_signature(op.signature)
+        except AAConfigurationError:
+            pid = None
+        validator = to_checksum_address(((op.nonce >> 64) & ((1 << 160) - 1)).to_bytes(20, "big"))
+        session_modules = self.registry.smart_sessions_addresses()
+        if isinstance(chain_id, int):
+            session_modules.add(addresses_for(chain_id).smart_sessions)
+        scope = self.registry.get(pid) if pid is not None else None
+        if scope is None:
+            if validator in session_modules:
+                what = f"permission 0x{pid.hex()}" if pid is not None else "an unknown permission (no USE stub in op.signature)"
+                raise ScopeViolationError(
+                    f"session UserOperation for {what}: its scope is not known locally",
+                    hint="register the granted Session with signers.aa.register_session(session), or sign inside scope_check_disabled()",
+                )
+            return
+        check_scope(op, scope, chain_id=chain_id if isinstance(chain_id, int) else None, now=int(self.clock()))
+
+
+_installed: dict[int, SessionScopeCheck] = {}
+_install_lock = threading.Lock()
+
+
+def enable_scope_check(plugin_manager: pluggy.PluginManager | None = None) -> SessionScopeCheck:
+    """Register the scope check on ``plugin_manager`` (default: the global one) once; return it."""
+    if plugin_manager is None:
+        from ..plugins import get_plugin_manager
+
+        plugin_manager = get_plugin_manager()
+    with _install_lock:
+        existing = plugin_manager.get_plugin("signers.aa.scope")
+        if existing is not None:
+            return existing  # type: ignore[no-any-return]
+        check = SessionScopeCheck()
+        plugin_manager.register(check, name="signers.aa.scope")
+        _installed[id(plugin_manager)] = check
+        return check
