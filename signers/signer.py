@@ -22,7 +22,7 @@ from . import hashing
 from .backend import Backend
 from .errors import ChainIdMismatchError, SignatureVerificationError
 from .signature import Signature, check_digest
-from .transactions import prepare_transaction
+from .transactions import prepare_transaction, quantity
 
 if TYPE_CHECKING:
     import pluggy
@@ -174,25 +174,27 @@ class Signer:
         self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
     ) -> SignedTransaction:
         """Legacy (EIP-155), EIP-2930, EIP-1559, EIP-4844 (with blobs) and EIP-7702 transactions."""
-        digest, finish = prepare_transaction(transaction, self.chain_id, blobs)
-        return finish(self._sign(digest, "transaction", transaction, {"chain_id": transaction["chainId"]}))
+        digest, finish = prepare_transaction(transaction, self.address, self.chain_id, blobs)
+        return finish(self._sign(digest, "transaction", transaction, {"chain_id": quantity(transaction["chainId"])}))
 
     async def asign_transaction(
         self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
     ) -> SignedTransaction:
-        digest, finish = prepare_transaction(transaction, self.chain_id, blobs)
-        return finish(await self._asign(digest, "transaction", transaction, {"chain_id": transaction["chainId"]}))
+        digest, finish = prepare_transaction(transaction, self.address, self.chain_id, blobs)
+        return finish(
+            await self._asign(digest, "transaction", transaction, {"chain_id": quantity(transaction["chainId"])})
+        )
 
     def _authorization(
         self, authorization: Mapping[str, Any]
     ) -> tuple[bytes, Callable[[Signature], SignedSetCodeAuthorization]]:
-        chain_id = int(authorization["chainId"])
+        chain_id = quantity(authorization["chainId"])
         if self.chain_id is not None and chain_id not in (0, self.chain_id):
             raise ChainIdMismatchError(
                 f"the authorization is for chain {chain_id}, the signer for chain {self.chain_id}"
             )
         address = to_canonical_address(authorization["address"])
-        nonce = int(authorization["nonce"])
+        nonce = quantity(authorization["nonce"])
         digest = bytes(Authorization(chain_id, address, nonce).hash())
 
         def finish(sig: Signature) -> SignedSetCodeAuthorization:

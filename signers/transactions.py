@@ -24,17 +24,33 @@ from .errors import ChainIdMismatchError, ConfigurationError
 from .signature import Signature
 
 
+def quantity(value: Any) -> int:
+    """An integer field as eth-account and web3.py pass it: int or 0x-hex string."""
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError:
+            raise ConfigurationError(f"not a number: {value!r}") from None
+    return int(value)
+
+
 def prepare_transaction(
-    tx: Mapping[str, Any], chain_id: int | None, blobs: Sequence[bytes] | None = None
+    tx: Mapping[str, Any], address: str, chain_id: int | None, blobs: Sequence[bytes] | None = None
 ) -> tuple[bytes, Callable[[Signature], SignedTransaction]]:
-    """The digest to sign and a function that turns the signature into eth-account's SignedTransaction."""
+    """The digest to sign and a function that turns the signature into eth-account's SignedTransaction.
+    A ``from`` field is allowed, as in eth-account, only if it is the signer's own address."""
+    if "from" in tx:
+        sender = tx["from"]
+        if not isinstance(sender, str) or sender.lower() != address.lower():
+            raise ConfigurationError(f"the transaction is from {sender}, but this signer is {address}")
+        tx = {k: v for k, v in tx.items() if k != "from"}
     tx_chain = tx.get("chainId")
     if tx_chain is None:
         raise ChainIdMismatchError(
             "the transaction has no chainId, so its signature would be valid on every chain",
             hint="add chainId (EIP-155); signers does not sign replayable transactions",
         )
-    if chain_id is not None and int(tx_chain) != chain_id:
+    if chain_id is not None and quantity(tx_chain) != chain_id:
         raise ChainIdMismatchError(f"the transaction is for chain {tx_chain}, the signer for chain {chain_id}")
     try:
         unsigned = serializable_unsigned_transaction_from_dict(dict(tx), blobs=list(blobs) if blobs else None)

@@ -62,7 +62,10 @@ class ScopeRegistry:
         self._scopes: dict[bytes, GrantedScope] = {}
 
     def register(self, session: Session, *, account: str | None = None, addresses: AddressBook | None = None) -> bytes:
-        book = addresses or addresses_for(session.chain_id) if session.chain_id is not None else (addresses or AddressBook())
+        if addresses is not None:
+            book = addresses
+        else:
+            book = addresses_for(session.chain_id) if session.chain_id is not None else AddressBook()
         scope = GrantedScope(session, book, to_address(account) if account else None)
         with self._lock:
             self._scopes[scope.permission_id] = scope

@@ -154,3 +154,11 @@ def test_transaction_without_chain_id_is_refused(pair: tuple[Signer, object]) ->
     signer, _ = pair
     with pytest.raises(ChainIdMismatchError, match="every chain"):
         signer.sign_transaction({"to": "0x" + "11" * 20, "value": 0, "nonce": 0, "gas": 21000, "gasPrice": 1})
+
+
+def test_from_field_must_be_the_signer(pair: tuple[Signer, object]) -> None:
+    signer, account = pair
+    tx = {**transactions(1, 0, 0, b"")[2], "from": signer.address}
+    assert signer.sign_transaction(tx) == account.sign_transaction(tx)
+    with pytest.raises(signers.ConfigurationError, match="this signer is"):
+        signer.sign_transaction({**tx, "from": "0x" + "11" * 20})

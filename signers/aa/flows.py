@@ -1,0 +1,243 @@
+"""The Smart Sessions flows of the Startale SDK, with any ``Signer`` as owner or session key.
+
+    is_smart_sessions_installed(account)
+    install_smart_sessions(account, owner, bundler)                 owner op: installModule(1, SmartSession, 0x)
+    grant_permission(account, owner, bundler, params)              owner op: SmartSession.enableSessions(...)
+    send_session_user_operation(account, session_key, bundler, permission, calls)   session op (USE mode)
+    revoke_permission(account, owner, bundler, permission_id)      owner op: SmartSession.removeSession(id)
+
+Every op goes the same way: nonce from the EntryPoint (validator in the key), callData = execute(calls),
+fees, paymaster stub data (ERC-7677), gas estimate with the stub signature, final paymaster data, the
+signature (through Signer.sign_user_operation, so before_sign policies such as the scope check see the op
+first), eth_sendUserOperation, and optionally the receipt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .accounts import SmartAccount, Validation, random_nonce_key
+from .bundler import BundlerClient, GasFees, Paymaster
+from .execution import Call, ModuleType, as_call, encode_install_module
+from .hexutil import BytesLike, to_bytes
+from .scope import SCOPES, ScopeRegistry, enable_scope_check, scope_check_disabled
+from .sessions import (
+    CreateSessionDataParams,
+    Session,
+    encode_remove_session,
+    prepare_sessions,
+    smart_sessions_init_data,
+)
+from .user_operation import UserOperation
+
+if TYPE_CHECKING:
+    from ..signer import Signer
+
+# Fee head-room over the node's base fee when the bundler has no fee method (the SDK uses 1.3 too).
+FEE_MULTIPLIER_PERCENT = 130
+
+
+@dataclass(frozen=True)
+class UserOperationResult:
+    user_op_hash: bytes
+    user_operation: UserOperation
+    receipt: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class GrantResult(UserOperationResult):
+    permission_ids: tuple[bytes, ...] = ()
+    sessions: tuple[Session, ...] = ()
+
+
+def _fees(account: SmartAccount, bundler: BundlerClient) -> GasFees:
+    fees = bundler.gas_fees()
+    if fees is not None:
+        return fees
+    priority = account.node.max_priority_fee()
+    base = account.node.latest_base_fee()
+    return GasFees(max_fee_per_gas=(base + priority) * FEE_MULTIPLIER_PERCENT // 100, max_priority_fee_per_gas=priority)
+
+
+def build_user_operation(
+    account: SmartAccount,
+    calls: Sequence[Call | dict[str, Any]],
+    validation: Validation,
+    bundler: BundlerClient,
+    *,
+    paymaster: Paymaster | None = None,
+    nonce_key: int = 0,
+    deploy: bool = True,
+    fees: GasFees | None = None,
+) -> UserOperation:
+    """An unsigned op (stub signature in place) with nonce, gas and paymaster fields filled."""
+    fees = fees or _fees(account, bundler)
+    op = UserOperation(
+        sender=account.address,
+        nonce=account.get_nonce(validation.validator, nonce_key),
+        call_data=account.encode_calls([as_call(c) for c in calls]),
+        max_fee_per_gas=fees.max_fee_per_gas,
+        max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+        signature=validation.stub,
+        **(account.init_fields() if deploy else {}),
+    )
+    entry_point, chain_id = account.entry_point, account.chain_id
+    final = None
+    if paymaster is not None:
+        stub = paymaster.stub_data(op, entry_point, chain_id)
+        op = stub.apply(op)
+        final = stub if stub.is_final else None
+    op = bundler.estimate_user_operation_gas(op, entry_point).apply(op)
+    if paymaster is not None:
+        op = (final or paymaster.data(op, entry_point, chain_id)).apply(op)
+    return op
+
+
+def _send(
+    account: SmartAccount,
+    signer: Signer,
+    bundler: BundlerClient,
+    calls: Sequence[Call | dict[str, Any]],
+    validation: Validation,
+    *,
+    paymaster: Paymaster | None,
+    nonce_key: int,
+    deploy: bool,
+    wait: bool,
+    timeout: float,
+) -> UserOperationResult:
+    op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=nonce_key, deploy=deploy)
+    signed = account.sign_user_operation(op, signer, validation)
+    op_hash = bundler.send_user_operation(signed, account.entry_point)
+    receipt = bundler.wait_for_receipt(op_hash, timeout=timeout) if wait else None
+    return UserOperationResult(op_hash, signed, receipt)
+
+
+def is_smart_sessions_installed(account: SmartAccount) -> bool:
+    """isModuleInstalled(1, SmartSession, 0x); False for an account that is not deployed yet."""
+    if not account.is_deployed():
+        return False
+    return account.is_smart_sessions_installed()
+
+
+def install_smart_sessions(
+    account: SmartAccount,
+    owner: Signer,
+    bundler: BundlerClient,
+    *,
+    sessions: Sequence[Session] = (),
+    use_registry: bool = True,
+    paymaster: Paymaster | None = None,
+    nonce_key: int = 0,
+    wait: bool = True,
+    timeout: float = 60.0,
+) -> UserOperationResult:
+    """Install the SmartSession validator (the SDK's ``installModule(getSmartSessionsValidator({}))``).
+
+    One self-call ``installModule(1, SmartSession, initData)``; ``initData`` is empty unless ``sessions``
+    are enabled at install time. Deploys the account first if it has factory data and no code.
+    """
+    init_data = smart_sessions_init_data(sessions, use_registry=use_registry)
+    call = Call(to=account.address, value=0, data=encode_install_module(ModuleType.VALIDATOR, account.addresses.smart_sessions, init_data))
+    return _send(
+        account, owner, bundler, [call], account.owner_validation(),
+        paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout,
+    )  # fmt: skip
+
+
+def grant_permission(
+    account: SmartAccount,
+    owner: Signer,
+    bundler: BundlerClient,
+    params: Sequence[CreateSessionDataParams] | CreateSessionDataParams,
+    *,
+    paymaster: Paymaster | None = None,
+    extra_calls: Sequence[Call | dict[str, Any]] = (),
+    nonce_key: int = 0,
+    wait: bool = True,
+    timeout: float = 60.0,
+    registry: ScopeRegistry = SCOPES,
+) -> GrantResult:
+    """Enable sessions on ``account`` (the SDK's ``grantPermission``): one owner op calling
+    ``SmartSession.enableSessions(sessions)``. ``permitERC4337Paymaster`` is set when ``paymaster`` is given.
+    The granted sessions are registered for the local scope check."""
+    prepared = prepare_sessions(params, chain_id=account.chain_id, with_paymaster=paymaster is not None, addresses=account.addresses)
+    result = _send(
+        account, owner, bundler, [prepared.call, *extra_calls], account.owner_validation(),
+        paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout,
+    )  # fmt: skip
+    for session in prepared.sessions:
+        registry.register(session, account=account.address, addresses=account.addresses)
+    return GrantResult(
+        result.user_op_hash,
+        result.user_operation,
+        result.receipt,
+        permission_ids=prepared.permission_ids,
+        sessions=prepared.sessions,
+    )
+
+
+def send_session_user_operation(
+    account: SmartAccount,
+    session_signer: Signer,
+    bundler: BundlerClient,
+    permission: Session | BytesLike,
+    calls: Sequence[Call | dict[str, Any]],
+    *,
+    paymaster: Paymaster | None = None,
+    nonce_key: int | None = 0,
+    parallel: bool = False,
+    scope_check: bool = True,
+    wait: bool = True,
+    timeout: float = 60.0,
+    registry: ScopeRegistry = SCOPES,
+) -> UserOperationResult:
+    """Execute ``calls`` from ``account`` under a granted session, signed by the session key only.
+
+    ``permission`` is the granted Session (registered for the scope check) or its permission id (then the
+    Session must already be registered, e.g. by ``grant_permission`` in this process). ``parallel=True``
+    uses a fresh random nonce key, so several session ops can be in flight at once. ``scope_check=False``
+    lets an out-of-scope op reach the chain (to see it refused there).
+    """
+    if isinstance(permission, Session):
+        pid = registry.register(permission, account=account.address, addresses=account.addresses)
+    else:
+        pid = to_bytes(permission, "permission_id", 32)
+    if scope_check:
+        enable_scope_check()
+    key = random_nonce_key() if parallel or nonce_key is None else nonce_key
+    validation = account.session_validation(pid)
+    op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=key, deploy=False)
+    if scope_check:
+        signed = account.sign_user_operation(op, session_signer, validation)
+    else:
+        with scope_check_disabled():
+            signed = account.sign_user_operation(op, session_signer, validation)
+    op_hash = bundler.send_user_operation(signed, account.entry_point)
+    receipt = bundler.wait_for_receipt(op_hash, timeout=timeout) if wait else None
+    return UserOperationResult(op_hash, signed, receipt)
+
+
+def revoke_permission(
+    account: SmartAccount,
+    owner: Signer,
+    bundler: BundlerClient,
+    permission_id: BytesLike,
+    *,
+    paymaster: Paymaster | None = None,
+    nonce_key: int = 0,
+    wait: bool = True,
+    timeout: float = 60.0,
+    registry: ScopeRegistry = SCOPES,
+) -> UserOperationResult:
+    """``SmartSession.removeSession(permissionId)`` as an owner op (the SDK's ``revokeSession``)."""
+    pid = to_bytes(permission_id, "permission_id", 32)
+    call = Call(to=account.addresses.smart_sessions, value=0, data=encode_remove_session(pid))
+    result = _send(
+        account, owner, bundler, [call], account.owner_validation(),
+        paymaster=paymaster, nonce_key=nonce_key, deploy=False, wait=wait, timeout=timeout,
+    )  # fmt: skip
+    registry.unregister(pid)
+    return result
