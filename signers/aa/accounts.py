@@ -101,7 +101,7 @@ class SmartAccount:
         self,
         address: str,
         *,
-        node: NodeClient | str,
+        node: NodeClient | str | None,
         owner_validator: str,
         owner_stub_signature: BytesLike = ECDSA_DUMMY_SIGNATURE,
         chain_id: int | None = None,
@@ -110,7 +110,7 @@ class SmartAccount:
         factory_data: BytesLike = b"",
     ) -> None:
         self.address = to_address(address, "account address")
-        self.node = NodeClient(node) if isinstance(node, str) else node
+        self._node = NodeClient(node) if isinstance(node, str) else node
         self._chain_id = chain_id
         self._addresses = addresses
         self.owner_validator = to_address(owner_validator, "owner_validator")
@@ -122,6 +122,14 @@ class SmartAccount:
         return f"{type(self).__name__}({self.address}, chain_id={self._chain_id})"
 
     # -- chain facts ---------------------------------------------------------------------------------------
+    @property
+    def node(self) -> NodeClient:
+        if self._node is None:
+            raise AAConfigurationError(
+                f"{type(self).__name__} {self.address} has no node client", hint="pass node=<RPC URL or NodeClient>"
+            )
+        return self._node
+
     @property
     def chain_id(self) -> int:
         if self._chain_id is None:
@@ -154,10 +162,14 @@ class SmartAccount:
     def get_nonce(self, validator: str | None = None, key: int = 0) -> int:
         """EntryPoint.getNonce(account, key): the full nonce (``key << 64 | sequence``). Errors propagate
         (unlike the SDK, which returns 0 on any RPC error and so sends ops the EntryPoint refuses)."""
-        full_key = self.nonce_key(self.owner_validator if validator is None else validator, key)
-        data = GET_NONCE_SELECTOR + encode(["address", "uint192"], [self.address, full_key])
+        data = self.get_nonce_call(validator, key)
         (nonce,) = decode(["uint256"], self.node.call(self.entry_point, data))
         return int(nonce)
+
+    def get_nonce_call(self, validator: str | None = None, key: int = 0) -> bytes:
+        """The EntryPoint.getNonce(account, key) calldata."""
+        full_key = self.nonce_key(self.owner_validator if validator is None else validator, key)
+        return GET_NONCE_SELECTOR + encode(["address", "uint192"], [self.address, full_key])
 
     # -- calls ---------------------------------------------------------------------------------------------
     def encode_calls(self, calls: Sequence[Call | dict[str, Any]]) -> bytes:
@@ -185,7 +197,9 @@ class SmartAccount:
     def user_op_hash(self, op: UserOperation) -> bytes:
         return user_operation_hash(op, self.entry_point, self.chain_id)
 
-    def sign_user_operation(self, op: UserOperation, signer: Signer, validation: Validation | None = None) -> UserOperation:
+    def sign_user_operation(
+        self, op: UserOperation, signer: Signer, validation: Validation | None = None
+    ) -> UserOperation:
         """``op`` with its signature: EIP-191 over the userOpHash by ``signer``, wrapped for ``validation``.
 
         For a session op the stub signature is put in place first, so that before_sign policies (the scope
@@ -207,7 +221,14 @@ class SmartAccount:
 def startale_init_data(owner: str, bootstrap: str) -> bytes:
     """The SDK's getInitData with only the default validator: abi.encode(bootstrap, initWithDefaultValidator...)."""
     call = INIT_WITH_DEFAULT_VALIDATOR_SELECTOR + encode(
-        ["bytes", "(address,bytes)[]", "(address,bytes)[]", "(address,bytes)", "(address,bytes)[]", "(uint256,address,bytes)[]"],
+        [
+            "bytes",
+            "(address,bytes)[]",
+            "(address,bytes)[]",
+            "(address,bytes)",
+            "(address,bytes)[]",
+            "(uint256,address,bytes)[]",
+        ],
         [to_bytes(to_address(owner)), [], [], (ZERO_ADDRESS, bytes(32)), [], []],
     )
     return encode(["address", "bytes"], [to_address(bootstrap), call])
@@ -228,7 +249,7 @@ class StartaleAccount(SmartAccount):
         self,
         address: str,
         *,
-        node: NodeClient | str,
+        node: NodeClient | str | None,
         chain_id: int | None = None,
         addresses: AddressBook | None = None,
         factory: str | None = None,
@@ -261,7 +282,9 @@ class StartaleAccount(SmartAccount):
         book = addresses or addresses_for(chain_id if chain_id is not None else node_client.chain_id())
         init_data = startale_init_data(owner, book.bootstrap)
         salt = index.to_bytes(32, "big")
-        result = node_client.call(book.account_factory, COMPUTE_ACCOUNT_ADDRESS_SELECTOR + encode(["bytes", "bytes32"], [init_data, salt]))
+        result = node_client.call(
+            book.account_factory, COMPUTE_ACCOUNT_ADDRESS_SELECTOR + encode(["bytes", "bytes32"], [init_data, salt])
+        )
         (address,) = decode(["address"], result)
         return cls(
             address,
@@ -286,7 +309,7 @@ class NexusAccount(SmartAccount):
         self,
         address: str,
         *,
-        node: NodeClient | str,
+        node: NodeClient | str | None,
         owner_validator: str,
         owner_stub_signature: BytesLike = ECDSA_DUMMY_SIGNATURE,
         chain_id: int | None = None,
@@ -306,6 +329,73 @@ class NexusAccount(SmartAccount):
             factory=factory,
             factory_data=factory_data,
         )
+
+    @classmethod
+    def for_owner(
+        cls,
+        owner: str,
+        *,
+        node: NodeClient | str,
+        owner_validator: str,
+        bootstrap: str,
+        factory: str,
+        salt: int = 0,
+        chain_id: int | None = None,
+        addresses: AddressBook | None = None,
+    ) -> NexusAccount:
+        """The (possibly undeployed) account of ``owner`` with ``owner_validator`` (K1-style) installed at
+        creation; the address comes from the factory's ``computeAccountAddress`` (see chain/README.md)."""
+        return _for_owner_nexus(
+            cls, owner, node=node, owner_validator=owner_validator, bootstrap=bootstrap, factory=factory,
+            salt=salt, chain_id=chain_id, addresses=addresses,
+        )  # fmt: skip
+
+
+INIT_NEXUS_WITH_SINGLE_VALIDATOR_SELECTOR = function_signature_to_4byte_selector(
+    "initNexusWithSingleValidator(address,bytes,address,address[],uint8)"
+)  # 0x01fe9ff2
+
+
+def nexus_init_data(owner: str, validator: str, bootstrap: str) -> bytes:
+    """Nexus 1.0.1 initData: abi.encode(bootstrap, initNexusWithSingleValidator(validator, owner(20), 0, [], 0))."""
+    call = INIT_NEXUS_WITH_SINGLE_VALIDATOR_SELECTOR + encode(
+        ["address", "bytes", "address", "address[]", "uint8"],
+        [to_address(validator), to_bytes(to_address(owner)), ZERO_ADDRESS, [], 0],
+    )
+    return encode(["address", "bytes"], [to_address(bootstrap), call])
+
+
+def nexus_factory_data(owner: str, validator: str, bootstrap: str, salt: int = 0) -> bytes:
+    """NexusAccountFactory.createAccount(initData, bytes32(salt))."""
+    init_data = nexus_init_data(owner, validator, bootstrap)
+    return CREATE_ACCOUNT_SELECTOR + encode(["bytes", "bytes32"], [init_data, salt.to_bytes(32, "big")])
+
+
+def _for_owner_nexus(
+    cls: type[NexusAccount],
+    owner: str,
+    *,
+    node: NodeClient | str,
+    owner_validator: str,
+    bootstrap: str,
+    factory: str,
+    salt: int,
+    chain_id: int | None,
+    addresses: AddressBook | None,
+) -> NexusAccount:
+    node_client = NodeClient(node) if isinstance(node, str) else node
+    init_data = nexus_init_data(owner, owner_validator, bootstrap)
+    args = encode(["bytes", "bytes32"], [init_data, salt.to_bytes(32, "big")])
+    (address,) = decode(["address"], node_client.call(factory, COMPUTE_ACCOUNT_ADDRESS_SELECTOR + args))
+    return cls(
+        address,
+        node=node_client,
+        owner_validator=owner_validator,
+        chain_id=chain_id,
+        addresses=addresses,
+        factory=factory,
+        factory_data=CREATE_ACCOUNT_SELECTOR + args,
+    )
 
 
 def permission_id_of(op: UserOperation) -> bytes | None:

@@ -59,7 +59,9 @@ def _optional_quantity(result: dict[str, Any], name: str) -> int | None:
 class BundlerClient:
     """An ERC-4337 bundler over JSON-RPC (Alto, Rundler, Startale's SCS bundler...)."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, headers: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 30.0, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
         self.rpc = JsonRpcClient(url, timeout=timeout, headers=headers, error_factory=bundler_error, **kwargs)
 
     def __repr__(self) -> str:
@@ -76,7 +78,9 @@ class BundlerClient:
 
     def send_user_operation(self, op: UserOperation, entry_point: str) -> bytes:
         """eth_sendUserOperation: the userOpHash the bundler computed."""
-        return to_bytes(self.rpc.request("eth_sendUserOperation", [op.to_rpc(), to_address(entry_point)]), "userOpHash", 32)
+        return to_bytes(
+            self.rpc.request("eth_sendUserOperation", [op.to_rpc(), to_address(entry_point)]), "userOpHash", 32
+        )
 
     def estimate_user_operation_gas(
         self, op: UserOperation, entry_point: str, state_override: dict[str, Any] | None = None
@@ -146,8 +150,9 @@ class BundlerClient:
             receipt = self.get_user_operation_receipt(op_hash)
             if receipt is not None:
                 if check and receipt.get("success") is False:
+                    reason = receipt.get("reason") or "no reason given"
                     raise UserOperationFailedError(
-                        f"UserOperation {op_hash} was included but reverted: {receipt.get('reason') or 'no reason given'}",
+                        f"UserOperation {op_hash} was included but reverted: {reason}",
                         user_op_hash=op_hash,
                         receipt=receipt,
                     )
@@ -199,7 +204,9 @@ def _paymaster_data(result: dict[str, Any]) -> PaymasterData:
 class PaymasterClient:
     """An ERC-7677 paymaster service (pm_getPaymasterStubData / pm_getPaymasterData)."""
 
-    def __init__(self, url: str, *, context: dict[str, Any] | None = None, timeout: float = 30.0, **kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, context: dict[str, Any] | None = None, timeout: float = 30.0, **kwargs: Any
+    ) -> None:
         self.context = context or {}
         self.rpc = JsonRpcClient(url, timeout=timeout, error_factory=bundler_error, **kwargs)
 

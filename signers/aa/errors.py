@@ -214,7 +214,7 @@ _BY_CODE: dict[int, type[BundlerError]] = {
 }
 
 
-def bundler_error(code: int, message: str, *, method: str, data: Any = None, url: str = "") -> BundlerError:
+def bundler_error(message: str, *, code: int, method: str, data: Any = None, url: str = "") -> BundlerError:
     """The BundlerError subclass for a JSON-RPC error object."""
     cls = _BY_CODE.get(code, BundlerError)
     return cls(message, code=code, method=method, data=data, url=url)

@@ -78,14 +78,22 @@ def encode_execution_batch(calls: Sequence[Call]) -> bytes:
     return encode([_EXECUTIONS], [[(c.to, c.value, c.data) for c in calls]])
 
 
+def encode_execute_single(call: Call | dict[str, object]) -> bytes:
+    return EXECUTE_SELECTOR + encode(["bytes32", "bytes"], [MODE_SINGLE, encode_execution_single(as_call(call))])
+
+
+def encode_execute_batch(calls: Sequence[Call | dict[str, object]]) -> bytes:
+    items = [as_call(c) for c in calls]
+    return EXECUTE_SELECTOR + encode(["bytes32", "bytes"], [MODE_BATCH, encode_execution_batch(items)])
+
+
 def encode_execute(calls: Sequence[Call | dict[str, object]]) -> bytes:
     """``execute(mode, executionCalldata)`` calldata for one call (single mode) or several (batch mode)."""
-    items = [as_call(c) for c in calls]
-    if not items:
+    if not calls:
         raise AAConfigurationError("encode_execute needs at least one call")
-    if len(items) == 1:
-        return EXECUTE_SELECTOR + encode(["bytes32", "bytes"], [MODE_SINGLE, encode_execution_single(items[0])])
-    return EXECUTE_SELECTOR + encode(["bytes32", "bytes"], [MODE_BATCH, encode_execution_batch(items)])
+    if len(calls) == 1:
+        return encode_execute_single(calls[0])
+    return encode_execute_batch(calls)
 
 
 @dataclass(frozen=True)
@@ -134,7 +142,8 @@ def encode_install_module(type_id: int, module: str, init_data: BytesLike = b"")
 
 def encode_uninstall_module(type_id: int, module: str, deinit_data: BytesLike = b"") -> bytes:
     return UNINSTALL_MODULE_SELECTOR + encode(
-        ["uint256", "address", "bytes"], [int(type_id), to_address(module, "module"), to_bytes(deinit_data, "deinit_data")]
+        ["uint256", "address", "bytes"],
+        [int(type_id), to_address(module, "module"), to_bytes(deinit_data, "deinit_data")],
     )
 
 

@@ -108,7 +108,9 @@ def _send(
     wait: bool,
     timeout: float,
 ) -> UserOperationResult:
-    op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=nonce_key, deploy=deploy)
+    op = build_user_operation(
+        account, calls, validation, bundler, paymaster=paymaster, nonce_key=nonce_key, deploy=deploy
+    )
     signed = account.sign_user_operation(op, signer, validation)
     op_hash = bundler.send_user_operation(signed, account.entry_point)
     receipt = bundler.wait_for_receipt(op_hash, timeout=timeout) if wait else None
@@ -140,7 +142,11 @@ def install_smart_sessions(
     are enabled at install time. Deploys the account first if it has factory data and no code.
     """
     init_data = smart_sessions_init_data(sessions, use_registry=use_registry)
-    call = Call(to=account.address, value=0, data=encode_install_module(ModuleType.VALIDATOR, account.addresses.smart_sessions, init_data))
+    call = Call(
+        to=account.address,
+        value=0,
+        data=encode_install_module(ModuleType.VALIDATOR, account.addresses.smart_sessions, init_data),
+    )
     return _send(
         account, owner, bundler, [call], account.owner_validation(),
         paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout,
@@ -163,7 +169,9 @@ def grant_permission(
     """Enable sessions on ``account`` (the SDK's ``grantPermission``): one owner op calling
     ``SmartSession.enableSessions(sessions)``. ``permitERC4337Paymaster`` is set when ``paymaster`` is given.
     The granted sessions are registered for the local scope check."""
-    prepared = prepare_sessions(params, chain_id=account.chain_id, with_paymaster=paymaster is not None, addresses=account.addresses)
+    prepared = prepare_sessions(
+        params, chain_id=account.chain_id, with_paymaster=paymaster is not None, addresses=account.addresses
+    )
     result = _send(
         account, owner, bundler, [prepared.call, *extra_calls], account.owner_validation(),
         paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout,

@@ -82,17 +82,21 @@ class JsonRpcClient:
                 f"{method}: {self.display_url} answered HTTP {response.status_code} with a non-JSON body"
             ) from None
         if not isinstance(body, dict):
-            raise RpcUnavailableError(f"{method}: {self.display_url} answered a JSON {type(body).__name__}, not a JSON-RPC object")
-        error = body.get("error")
-        if error is not None:
-            if not isinstance(error, dict):
-                raise RpcUnavailableError(f"{method}: {self.display_url} answered a malformed JSON-RPC error: {error!r}")
-            code = error.get("code")
+            raise RpcUnavailableError(
+                f"{method}: {self.display_url} answered a JSON {type(body).__name__}, not a JSON-RPC object"
+            )
+        fault = body.get("error")
+        if fault is not None:
+            if not isinstance(fault, dict):
+                raise RpcUnavailableError(
+                    f"{method}: {self.display_url} answered a malformed JSON-RPC error: {fault!r}"
+                )
+            code = fault.get("code")
             raise self._error_factory(
-                str(error.get("message", "")),
+                str(fault.get("message", "")),
                 code=int(code) if isinstance(code, int) else 0,
                 method=method,
-                data=error.get("data"),
+                data=fault.get("data"),
                 url=self.display_url,
             )
         if response.status_code >= 400:

@@ -120,7 +120,9 @@ def _time_frame(init_data: bytes) -> tuple[int, int]:
 def _check_time(what: str, init_data: bytes, now: int, call_index: int | None) -> None:
     valid_until, valid_after = _time_frame(init_data)
     if valid_until == 0 and valid_after == 0:
-        raise ScopeViolationError(f"{what}: TimeFramePolicy with validUntil = validAfter = 0 always reverts", call_index=call_index)
+        raise ScopeViolationError(
+            f"{what}: TimeFramePolicy with validUntil = validAfter = 0 always reverts", call_index=call_index
+        )
     if valid_until != 0 and now > valid_until:
         raise ScopeViolationError(
             f"{what}: expired at {valid_until} (now {now})", call_index=call_index, hint="grant a new session"
@@ -164,7 +166,9 @@ def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None 
             hint="grant the session with a paymaster (permitERC4337Paymaster) or send without one",
         )
     if op.call_data[:4] != EXECUTE_SELECTOR:
-        raise ScopeViolationError(f"a session op must call execute(bytes32,bytes), not selector 0x{op.call_data[:4].hex()}")
+        raise ScopeViolationError(
+            f"a session op must call execute(bytes32,bytes), not selector 0x{op.call_data[:4].hex()}"
+        )
     decoded = decode_execute(op.call_data)
     if decoded.call_type not in (CALLTYPE_SINGLE, CALLTYPE_BATCH) or decoded.exec_type != EXECTYPE_DEFAULT:
         raise ScopeViolationError(
@@ -174,16 +178,24 @@ def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None 
     for index, call in enumerate(decoded.calls):
         where = _describe(index, call)
         if call.to == op.sender and call.selector == EXECUTE_SELECTOR:
-            raise ScopeViolationError(f"{where}: a session may not call execute on the account itself", call_index=index)
+            raise ScopeViolationError(
+                f"{where}: a session may not call execute on the account itself", call_index=index
+            )
         action = next(
             (a for a in session.actions if a.action_target == call.to and a.action_target_selector == call.selector),
             None,
         ) or next(
-            (a for a in session.actions if a.action_target == FALLBACK_TARGET and a.action_target_selector == FALLBACK_SELECTOR),
+            (
+                a
+                for a in session.actions
+                if a.action_target == FALLBACK_TARGET and a.action_target_selector == FALLBACK_SELECTOR
+            ),
             None,
         )
         if action is None:
-            granted = ", ".join(f"{a.action_target}:0x{a.action_target_selector.hex()}" for a in session.actions) or "nothing"
+            granted = (
+                ", ".join(f"{a.action_target}:0x{a.action_target_selector.hex()}" for a in session.actions) or "nothing"
+            )
             raise ScopeViolationError(
                 f"{where} is outside session {pid} (granted: {granted})",
                 call_index=index,
@@ -202,10 +214,13 @@ def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None 
                 for condition, offset, _limited, ref, _usage in rules[:length]:
                     word = args[offset : offset + 32]
                     if len(word) < 32:
-                        raise ScopeViolationError(f"{where}: calldata too short for the rule at offset {offset}", call_index=index)
+                        raise ScopeViolationError(
+                            f"{where}: calldata too short for the rule at offset {offset}", call_index=index
+                        )
                     if not _rule_holds(condition, int.from_bytes(word, "big"), int.from_bytes(ref, "big")):
                         raise ScopeViolationError(
-                            f"{where}: argument at offset {offset} breaks rule {ParamCondition(condition).name} 0x{ref.hex()}",
+                            f"{where}: argument at offset {offset} breaks rule "
+                            f"{ParamCondition(condition).name} 0x{ref.hex()}",
                             call_index=index,
                         )
             elif policy.policy == book.value_limit_policy:
@@ -247,10 +262,15 @@ class SessionScopeCheck:
         scope = self.registry.get(pid) if pid is not None else None
         if scope is None:
             if validator in session_modules:
-                what = f"permission 0x{pid.hex()}" if pid is not None else "an unknown permission (no USE stub in op.signature)"
+                what = (
+                    f"permission 0x{pid.hex()}"
+                    if pid is not None
+                    else "an unknown permission (no USE stub in op.signature)"
+                )
                 raise ScopeViolationError(
                     f"session UserOperation for {what}: its scope is not known locally",
-                    hint="register the granted Session with signers.aa.register_session(session), or sign inside scope_check_disabled()",
+                    hint="register the granted Session with signers.aa.register_session(session), "
+                    "or sign inside scope_check_disabled()",
                 )
             return
         check_scope(op, scope, chain_id=chain_id if isinstance(chain_id, int) else None, now=int(self.clock()))

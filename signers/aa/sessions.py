@@ -350,7 +350,9 @@ class Session:
 # -- policy init data --------------------------------------------------------------------------------------
 def time_frame_init_data(valid_until: int, valid_after: int) -> bytes:
     """encodePacked(uint48 validUntil, uint48 validAfter)."""
-    return uint(valid_until, 48, "valid_until").to_bytes(6, "big") + uint(valid_after, 48, "valid_after").to_bytes(6, "big")
+    return uint(valid_until, 48, "valid_until").to_bytes(6, "big") + uint(valid_after, 48, "valid_after").to_bytes(
+        6, "big"
+    )
 
 
 def uni_action_init_data(rules: Sequence[Rule], value_limit_per_use: int = 0) -> bytes:
@@ -438,7 +440,9 @@ def prepare_sessions(
     default_until = (int(time.time()) if now is None else now) + ONE_YEAR
     sessions = []
     for info in items:
-        actions = [_action_data(resolved, book, default_until) for a in info.action_policies_info for resolved in a.resolved()]
+        actions = [
+            _action_data(resolved, book, default_until) for a in info.action_policies_info for resolved in a.resolved()
+        ]
         until = default_until if info.session_valid_until is None else info.session_valid_until
         after = 0 if info.session_valid_after is None else info.session_valid_after
         session = Session(
@@ -463,7 +467,10 @@ def prepare_sessions(
 def permission_id(session: Session) -> bytes:
     """keccak256(abi.encode(sessionValidator, sessionValidatorInitData, salt)); policies are not part of it."""
     return keccak(
-        encode(["address", "bytes", "bytes32"], [session.session_validator, session.session_validator_init_data, session.salt])
+        encode(
+            ["address", "bytes", "bytes32"],
+            [session.session_validator, session.session_validator_init_data, session.salt],
+        )
     )
 
 
@@ -496,7 +503,9 @@ def smart_sessions_init_data(sessions: Sequence[Session] = (), *, use_registry: 
 
 def encode_use_signature(permission_id: BytesLike, signature: BytesLike) -> bytes:
     """USE mode: 0x00 ‖ permissionId ‖ the session validator's signature (65 bytes r‖s‖v for OwnableValidator)."""
-    return bytes([SmartSessionMode.USE]) + to_bytes(permission_id, "permission_id", 32) + to_bytes(signature, "signature")
+    return (
+        bytes([SmartSessionMode.USE]) + to_bytes(permission_id, "permission_id", 32) + to_bytes(signature, "signature")
+    )
 
 
 def stub_signature(permission_id: BytesLike) -> bytes:

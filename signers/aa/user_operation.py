@@ -117,7 +117,8 @@ class UserOperation:
             nonce=self.nonce,
             init_code=self.init_code,
             call_data=self.call_data,
-            account_gas_limits=self.verification_gas_limit.to_bytes(16, "big") + self.call_gas_limit.to_bytes(16, "big"),
+            account_gas_limits=self.verification_gas_limit.to_bytes(16, "big")
+            + self.call_gas_limit.to_bytes(16, "big"),
             pre_verification_gas=self.pre_verification_gas,
             gas_fees=self.max_priority_fee_per_gas.to_bytes(16, "big") + self.max_fee_per_gas.to_bytes(16, "big"),
             paymaster_and_data=self.paymaster_and_data,
@@ -196,4 +197,6 @@ def user_operation_hash(op: UserOperation, entry_point: str, chain_id: int) -> b
             keccak(op.paymaster_and_data),
         ],
     )
-    return keccak(encode(["bytes32", "address", "uint256"], [keccak(inner), to_address(entry_point, "entry_point"), chain_id]))
+    return keccak(
+        encode(["bytes32", "address", "uint256"], [keccak(inner), to_address(entry_point, "entry_point"), chain_id])
+    )

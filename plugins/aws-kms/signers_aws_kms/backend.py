@@ -88,7 +88,9 @@ class AwsKmsBackend(Backend):
 
     # -- helpers ----------------------------------------------------------------------------------------
     def describe_key(self) -> dict[str, Any]:
-        metadata: dict[str, Any] = self.connection.call("describe_key", self._subject, KeyId=self.ref.key)["KeyMetadata"]
+        metadata: dict[str, Any] = self.connection.call("describe_key", self._subject, KeyId=self.ref.key)[
+            "KeyMetadata"
+        ]
         return metadata
 
     def _raise_key_changed(self, actual_arn: str) -> None:
@@ -109,12 +111,13 @@ class AwsKmsBackend(Backend):
 
 def check_usable(metadata: dict[str, Any], subject: str) -> None:
     """KeySpec ECC_SECG_P256K1, KeyUsage SIGN_VERIFY, KeyState Enabled, or a clear error."""
-    spec = metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec")
-    if spec != KEY_SPEC:
-        raise WrongCurveError(f"{subject}: the key is {spec}, not {KEY_SPEC} (secp256k1)")
+    # usage first: a default (symmetric ENCRYPT_DECRYPT) key is a usage mistake before it is a curve one
     usage = metadata.get("KeyUsage")
     if usage != "SIGN_VERIFY":
         raise KeyUsageError(f"{subject}: the key's usage is {usage}, not SIGN_VERIFY")
+    spec = metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec")
+    if spec != KEY_SPEC:
+        raise WrongCurveError(f"{subject}: the key is {spec}, not {KEY_SPEC} (secp256k1)")
     algorithms = metadata.get("SigningAlgorithms") or [SIGNING_ALGORITHM]
     if SIGNING_ALGORITHM not in algorithms:
         raise KeyUsageError(f"{subject}: the key does not allow {SIGNING_ALGORITHM} (allows {', '.join(algorithms)})")

@@ -58,7 +58,9 @@ def _connect(region: str | None, profile: str | None, endpoint_url: str | None) 
 
 def _uri(connection: KmsConnection, key: str) -> str:
     settings = connection.settings
-    return KeyRef(key, KmsSettings(region=connection.region, profile=settings.profile, endpoint_url=settings.endpoint_url)).uri()
+    return KeyRef(
+        key, KmsSettings(region=connection.region, profile=settings.profile, endpoint_url=settings.endpoint_url)
+    ).uri()
 
 
 def _tags(pairs: tuple[str, ...]) -> list[dict[str, str]]:
@@ -78,7 +80,13 @@ def _alias(name: str | None) -> str | None:
 
 
 def _create_key(
-    connection: KmsConnection, *, origin: str, description: str, tags: tuple[str, ...], policy_file: Path | None, multi_region: bool
+    connection: KmsConnection,
+    *,
+    origin: str,
+    description: str,
+    tags: tuple[str, ...],
+    policy_file: Path | None,
+    multi_region: bool,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {
         "KeySpec": KEY_SPEC,
@@ -101,11 +109,24 @@ def _create_key(
     return metadata
 
 
-def _report(connection: KmsConnection, metadata: dict[str, Any], alias: str | None, address: str, as_json: bool) -> None:
+def _report(
+    connection: KmsConnection, metadata: dict[str, Any], alias: str | None, address: str, as_json: bool
+) -> None:
     uri = _uri(connection, alias or metadata["KeyId"])
     if as_json:
-        click.echo(json.dumps({"address": address, "uri": uri, "key_id": metadata["KeyId"], "arn": metadata["Arn"],
-                               "alias": alias, "origin": metadata.get("Origin")}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "address": address,
+                    "uri": uri,
+                    "key_id": metadata["KeyId"],
+                    "arn": metadata["Arn"],
+                    "alias": alias,
+                    "origin": metadata.get("Origin"),
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(address)
         click.echo(f"key {metadata['Arn']}{' as ' + alias if alias else ''}; use {uri}", err=True)
@@ -125,13 +146,28 @@ def aws_kms() -> None:
 @click.option("--multi-region", is_flag=True, help="create a multi-region primary key")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @_errors
-def create(region: str | None, profile: str | None, endpoint_url: str | None, alias: str | None, tags: tuple[str, ...],
-           policy_file: Path | None, description: str, multi_region: bool, as_json: bool) -> None:
+def create(
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    alias: str | None,
+    tags: tuple[str, ...],
+    policy_file: Path | None,
+    description: str,
+    multi_region: bool,
+    as_json: bool,
+) -> None:
     """Create an ECC_SECG_P256K1 SIGN_VERIFY key; print its Ethereum address."""
     connection = _connect(region, profile, endpoint_url)
     alias = _alias(alias)
-    metadata = _create_key(connection, origin="AWS_KMS", description=description, tags=tags,
-                           policy_file=policy_file, multi_region=multi_region)
+    metadata = _create_key(
+        connection,
+        origin="AWS_KMS",
+        description=description,
+        tags=tags,
+        policy_file=policy_file,
+        multi_region=multi_region,
+    )
     if alias:
         connection.call("create_alias", alias, AliasName=alias, TargetKeyId=metadata["KeyId"])
     public = connection.call("get_public_key", metadata["Arn"], KeyId=metadata["Arn"])["PublicKey"]
@@ -140,33 +176,56 @@ def create(region: str | None, profile: str | None, endpoint_url: str | None, al
 
 @aws_kms.command("import")
 @_connection_options
-@click.option("--private-key-source", required=True, metavar="env:NAME|file:PATH",
-              help="where to read the hex private key (never on the command line)")
+@click.option(
+    "--private-key-source",
+    required=True,
+    metavar="env:NAME|file:PATH",
+    help="where to read the hex private key (never on the command line)",
+)
 @click.option("--alias", help="alias for the key (alias/ prefix optional)")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="tag the key (repeatable)")
 @click.option("--policy-file", type=click.Path(path_type=Path), help="key policy JSON")
 @click.option("--description", default="signers: imported Ethereum signing key (secp256k1)", show_default=True)
-@click.option("--wrapping-key-spec", type=click.Choice(["RSA_2048", "RSA_3072", "RSA_4096"]), default="RSA_4096",
-              show_default=True)
+@click.option(
+    "--wrapping-key-spec",
+    type=click.Choice(["RSA_2048", "RSA_3072", "RSA_4096"]),
+    default="RSA_4096",
+    show_default=True,
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @_errors
-def import_(region: str | None, profile: str | None, endpoint_url: str | None, private_key_source: str, alias: str | None,
-            tags: tuple[str, ...], policy_file: Path | None, description: str, wrapping_key_spec: str, as_json: bool) -> None:
+def import_(
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    private_key_source: str,
+    alias: str | None,
+    tags: tuple[str, ...],
+    policy_file: Path | None,
+    description: str,
+    wrapping_key_spec: str,
+    as_json: bool,
+) -> None:
     """Import an existing secp256k1 private key (origin EXTERNAL); print its address."""
     private_key = parse_private_key(read_secret(private_key_source, "private-key").reveal(), private_key_source)
     expected = address_of(private_key)
     connection = _connect(region, profile, endpoint_url)
     alias = _alias(alias)
-    metadata = _create_key(connection, origin="EXTERNAL", description=description, tags=tags,
-                           policy_file=policy_file, multi_region=False)
-    click.echo(f"importing key material into {metadata['Arn']} ({wrapping_key_spec} RSAES_OAEP_SHA_256 wrapping)", err=True)
+    metadata = _create_key(
+        connection, origin="EXTERNAL", description=description, tags=tags, policy_file=policy_file, multi_region=False
+    )
+    click.echo(
+        f"importing key material into {metadata['Arn']} ({wrapping_key_spec} RSAES_OAEP_SHA_256 wrapping)", err=True
+    )
     import_key_material(connection, metadata["KeyId"], private_key, wrapping_key_spec)
     del private_key
     public = connection.call("get_public_key", metadata["Arn"], KeyId=metadata["Arn"])["PublicKey"]
     address = PublicKey.from_spki(public).address
     if address != expected:
-        raise SignerError(f"{metadata['Arn']}: KMS reports address {address} after the import, expected {expected}",
-                          hint="schedule the key for deletion; the import did not take the key given")
+        raise SignerError(
+            f"{metadata['Arn']}: KMS reports address {address} after the import, expected {expected}",
+            hint="schedule the key for deletion; the import did not take the key given",
+        )
     if alias:
         connection.call("create_alias", alias, AliasName=alias, TargetKeyId=metadata["KeyId"])
     _report(connection, metadata, alias, address, as_json)
@@ -195,17 +254,35 @@ def list_(region: str | None, profile: str | None, endpoint_url: str | None, sho
         if signing and metadata.get("KeyState") in ("Enabled", "Disabled"):
             public = connection.call("get_public_key", metadata["Arn"], KeyId=metadata["Arn"])["PublicKey"]
             address = PublicKey.from_spki(public).address
-        rows.append({
-            "address": address, "key_id": metadata["KeyId"], "arn": metadata["Arn"], "state": metadata.get("KeyState"),
-            "origin": metadata.get("Origin"), "key_spec": spec, "key_usage": metadata.get("KeyUsage"),
-            "aliases": sorted(aliases.get(metadata["KeyId"], [])), "uri": _uri(connection, metadata["KeyId"]),
-        })
+        rows.append(
+            {
+                "address": address,
+                "key_id": metadata["KeyId"],
+                "arn": metadata["Arn"],
+                "state": metadata.get("KeyState"),
+                "origin": metadata.get("Origin"),
+                "key_spec": spec,
+                "key_usage": metadata.get("KeyUsage"),
+                "aliases": sorted(aliases.get(metadata["KeyId"], [])),
+                "uri": _uri(connection, metadata["KeyId"]),
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo("\t".join([row["address"] or "-", row["key_id"], str(row["state"]), str(row["origin"]),
-                              ",".join(row["aliases"]) or "-"] + ([str(row["key_spec"])] if show_all else [])))
+        click.echo(
+            "\t".join(
+                [
+                    row["address"] or "-",
+                    row["key_id"],
+                    str(row["state"]),
+                    str(row["origin"]),
+                    ",".join(row["aliases"]) or "-",
+                ]
+                + ([str(row["key_spec"])] if show_all else [])
+            )
+        )
 
 
 def _pages(connection: KmsConnection, operation: str, field: str) -> list[dict[str, Any]]:

@@ -39,7 +39,9 @@ log = logging.getLogger("signers_aws_kms")
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException"}
 )
-TRANSIENT_CODES = frozenset({"KMSInternalException", "DependencyTimeoutException", "InternalFailure", "ServiceUnavailable"})
+TRANSIENT_CODES = frozenset(
+    {"KMSInternalException", "DependencyTimeoutException", "InternalFailure", "ServiceUnavailable"}
+)
 AUTH_CODES = frozenset(
     {
         "AccessDeniedException",
@@ -127,7 +129,12 @@ class KmsConnection:
                 delay = self._backoff(attempt, throttled=reason == "throttled")
                 log.warning(
                     "%s: %s attempt %d/%d failed (%s); retrying in %.0f ms",
-                    subject, operation, attempt, attempts, _describe(exc), delay * 1000,
+                    subject,
+                    operation,
+                    attempt,
+                    attempts,
+                    _describe(exc),
+                    delay * 1000,
                 )
                 with self._stats_lock:
                     self.retries += 1
@@ -155,7 +162,7 @@ class KmsConnection:
         # exponential with "equal jitter": never zero (so a burst of throttled callers really backs off),
         # never synchronised (so they do not come back together); throttling starts from a longer base
         base = 0.1 if throttled else 0.05
-        ceiling = min(2.0, base * 2 ** (attempt - 1))
+        ceiling: float = min(2.0, base * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _exhausted(self, exc: Exception, subject: str, operation: str, attempts: int) -> SignerError:
@@ -169,12 +176,14 @@ class KmsConnection:
             )
         return BackendUnavailableError(
             f"{subject}: cannot reach KMS at {self.endpoint} for {operation} {tries}: {_describe(exc)}",
-            hint="check the endpoint, network and proxy settings (and connect-timeout/read-timeout); nothing was signed",
+            hint="check the endpoint, network and proxy (and connect-timeout/read-timeout); nothing was signed",
         )
 
     def _error(self, exc: Exception, subject: str, operation: str) -> SignerError:
         if isinstance(exc, CREDENTIAL_ERRORS):
-            return AuthenticationError(f"{subject}: no AWS credentials for {operation} ({type(exc).__name__})", hint=CREDENTIALS_HINT)
+            return AuthenticationError(
+                f"{subject}: no AWS credentials for {operation} ({type(exc).__name__})", hint=CREDENTIALS_HINT
+            )
         if isinstance(exc, bx.ParamValidationError):
             return ConfigurationError(f"{subject}: invalid {operation} request: {exc}")
         if not isinstance(exc, bx.ClientError):

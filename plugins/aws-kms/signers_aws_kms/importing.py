@@ -44,7 +44,9 @@ def address_of(private_key: bytes) -> str:
 def wrap_key_material(private_key: bytes, wrapping_public_key: bytes) -> bytes:
     """PKCS#8 DER of the key, RSA-OAEP(SHA-256)-encrypted to the DER wrapping public key KMS handed out."""
     key = ec.derive_private_key(int.from_bytes(private_key, "big"), ec.SECP256K1())
-    pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     wrapping = serialization.load_der_public_key(wrapping_public_key)
     if not isinstance(wrapping, rsa.RSAPublicKey):
         raise ConfigurationError("KMS returned a wrapping key that is not RSA")

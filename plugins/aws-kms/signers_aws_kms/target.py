@@ -17,7 +17,9 @@ from signers.errors import ConfigurationError
 from signers.uri import SignerURI
 
 SCHEME = "aws-kms"
-_KEY_ID = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+_KEY_ID = re.compile(
+    r"^(mrk-[0-9a-f]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+)
 _ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
 _ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$")
 _URI_ATTRIBUTES = {"region", "profile", "endpoint-url", "rate-limit", "max-attempts", "connect-timeout", "read-timeout"}
@@ -114,7 +116,9 @@ def parse_target(uri: SignerURI, options: dict[str, Any]) -> KeyRef:
     uri.refuse_unknown(_URI_ATTRIBUTES)
     key = unquote(uri.target).strip("/")
     if not key:
-        raise ConfigurationError("aws-kms: the URI names no key", hint="aws-kms://KEY_ID, aws-kms://alias/NAME or an ARN")
+        raise ConfigurationError(
+            "aws-kms: the URI names no key", hint="aws-kms://KEY_ID, aws-kms://alias/NAME or an ARN"
+        )
     from_uri: dict[str, Any] = {
         "region": uri.option("region") or None,
         "profile": uri.option("profile") or None,
@@ -128,7 +132,8 @@ def parse_target(uri: SignerURI, options: dict[str, Any]) -> KeyRef:
     unknown = set(options) - known - {"session"}
     if unknown:
         raise ConfigurationError(
-            f"aws-kms: unknown option(s) {', '.join(sorted(unknown))}", hint=f"known: {', '.join(sorted(known | {'session'}))}"
+            f"aws-kms: unknown option(s) {', '.join(sorted(unknown))}",
+            hint=f"known: {', '.join(sorted(known | {'session'}))}",
         )
     merged = {k: v for k, v in from_uri.items() if v is not None}
     merged.update({k: v for k, v in options.items() if k in known and v is not None})

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from google.cloud import kms_v1 as kms
+from google.protobuf import wrappers_pb2
+
 from signers.backend import Backend
 from signers.errors import IntegrityError, KeyDisabledError, WrongCurveError
 from signers.keys import PublicKey
 
 from . import connection
-from .connection import CallPolicy
+from .connection import CallPolicy, SignCall
 from .failures import translate
 from .integrity import crc32c, public_key_problem, signature_problem
 
 T = TypeVar("T")
 Algorithm = kms.CryptoKeyVersion.CryptoKeyVersionAlgorithm
 State = kms.CryptoKeyVersion.CryptoKeyVersionState
+
+_SIGN_REQUEST_PB = kms.AsymmetricSignRequest.pb()
+_DIGEST_PB = kms.Digest.pb()
+_INT64 = wrappers_pb2.Int64Value
 
 #: how many times a response failing an integrity check is asked for again before IntegrityError
 DEFAULT_INTEGRITY_RETRIES = 2
@@ -43,6 +49,7 @@ class GcpKmsBackend(Backend):
         self.policy = policy or CallPolicy()
         self.integrity_retries = integrity_retries
         self._credentials = credentials
+        self._sign_call = SignCall(name, self.policy)
         try:
             self._client = connection.sync_client(endpoint, credentials)
         except Exception as exc:  # ADC missing surfaces here with the default transport
@@ -53,12 +60,6 @@ class GcpKmsBackend(Backend):
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:
             return method(request=request, retry=self.policy.retry, timeout=self.policy.timeout)
-        except Exception as exc:
-            raise translate(exc, self.describe()) from None
-
-    async def _acall(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
-        try:
-            return await method(request=request, retry=self.policy.async_retry, timeout=self.policy.timeout)
         except Exception as exc:
             raise translate(exc, self.describe()) from None
 
@@ -100,16 +101,24 @@ class GcpKmsBackend(Backend):
             raise KeyDisabledError(f"{self.describe()}: the key version is {State(version.state).name}, not ENABLED")
 
     def _sign_request(self, digest: bytes) -> kms.AsymmetricSignRequest:
-        return kms.AsymmetricSignRequest(name=self.name, digest=kms.Digest(sha256=digest), digest_crc32c=crc32c(digest))
+        # built on the raw protobuf and wrapped: a third of the cost of proto-plus's keyword constructor
+        message = _SIGN_REQUEST_PB(
+            name=self.name, digest=_DIGEST_PB(sha256=digest), digest_crc32c=_INT64(value=crc32c(digest))
+        )
+        request: kms.AsymmetricSignRequest = kms.AsymmetricSignRequest.wrap(message)
+        return request
 
     def sign(self, digest: bytes) -> bytes:
         request = self._sign_request(digest)
         problem = ""
         for _ in range(self.integrity_retries + 1):
-            response = self._call(self._client.asymmetric_sign, request)
+            try:
+                response = self._sign_call(self._client, request)
+            except Exception as exc:
+                raise translate(exc, self.describe()) from None
             problem = signature_problem(response, self.name) or ""
             if not problem:
-                return response.signature
+                return bytes(kms.AsymmetricSignResponse.pb(response).signature)
         raise self._integrity_error(problem)
 
     async def asign(self, digest: bytes) -> bytes:
@@ -117,10 +126,13 @@ class GcpKmsBackend(Backend):
         request = self._sign_request(digest)
         problem = ""
         for _ in range(self.integrity_retries + 1):
-            response = await self._acall(client.asymmetric_sign, request)
+            try:
+                response = await self._sign_call.acall(client, request)
+            except Exception as exc:
+                raise translate(exc, self.describe()) from None
             problem = signature_problem(response, self.name) or ""
             if not problem:
-                return response.signature
+                return bytes(kms.AsymmetricSignResponse.pb(response).signature)
         raise self._integrity_error(problem)
 
     def describe(self) -> str:
@@ -166,14 +178,14 @@ class GcpKmsBackend(Backend):
         return facts
 
     def close(self) -> None:
-        self._client.transport.close()
+        self._client.transport.close()  # type: ignore[no-untyped-call]
         # the async channel closes with its loop; closing it needs that loop running (see aclose)
         self._async = None
 
     async def aclose(self) -> None:
         """Close the async channel of the running loop (optional: it also goes with its loop)."""
         if self._async is not None and self._async[0] is asyncio.get_running_loop():
-            await self._async[1].transport.close()
+            await self._async[1].transport.close()  # type: ignore[no-untyped-call]
         self._async = None
 
 

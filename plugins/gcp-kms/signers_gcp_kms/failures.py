@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
+
 from signers.errors import (
     AuthenticationError,
     BackendUnavailableError,
@@ -22,6 +23,8 @@ def _message(error: BaseException) -> str:
 
 def translate(error: Exception, where: str) -> SignerError:
     """The signers error for an exception raised by a google-cloud-kms call about ``where``."""
+    if isinstance(error, SignerError):
+        return error
     if isinstance(error, gexc.RetryError):
         cause = error.cause
         if isinstance(cause, gexc.ResourceExhausted):

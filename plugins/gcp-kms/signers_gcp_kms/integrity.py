@@ -15,11 +15,12 @@ def crc32c(data: bytes) -> int:
 
 
 def signature_problem(response: AsymmetricSignResponse, name: str) -> str | None:
-    if not response.verified_digest_crc32c:
+    raw = AsymmetricSignResponse.pb(response)  # the protobuf itself: field reads without proto-plus marshalling
+    if not raw.verified_digest_crc32c:
         return "Cloud KMS did not confirm the digest's CRC32C (the request may have been corrupted in transit)"
-    if response.name != name:
-        return f"the response is for {response.name!r}, not the requested key version"
-    if response.signature_crc32c is None or crc32c(response.signature) != response.signature_crc32c:
+    if raw.name != name:
+        return f"the response is for {raw.name!r}, not the requested key version"
+    if not raw.HasField("signature_crc32c") or crc32c(raw.signature) != raw.signature_crc32c.value:
         return "the signature does not match its CRC32C (corrupted in transit)"
     return None
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from google.api_core import exceptions as gexc
 from google.cloud import kms_v1 as kms
+
 from signers.errors import BackendUnavailableError, SignerError
 from signers.keys import PublicKey
 
@@ -66,7 +67,10 @@ def create_signing_key(
                 "crypto_key_id": key_id,
                 "crypto_key": {
                     "purpose": kms.CryptoKey.CryptoKeyPurpose.ASYMMETRIC_SIGN,
-                    "version_template": {"algorithm": Algorithm[algorithm], "protection_level": kms.ProtectionLevel[protection_level]},
+                    "version_template": {
+                        "algorithm": algorithm,  # proto-plus takes enum names
+                        "protection_level": protection_level,
+                    },
                     "labels": labels or {},
                 },
             },
@@ -115,12 +119,20 @@ def iter_versions(
 ) -> Iterator[KeyVersionInfo]:
     """Every version of every key of a key ring, with the address of each enabled secp256k1 version."""
     try:
-        keys = list(client.list_crypto_keys(request={"parent": key_ring_name}, retry=policy.retry, timeout=policy.timeout))
+        keys = list(
+            client.list_crypto_keys(request={"parent": key_ring_name}, retry=policy.retry, timeout=policy.timeout)
+        )
         for key in keys:
-            pager = client.list_crypto_key_versions(request={"parent": key.name}, retry=policy.retry, timeout=policy.timeout)
+            pager = client.list_crypto_key_versions(
+                request={"parent": key.name}, retry=policy.retry, timeout=policy.timeout
+            )
             for version in pager:
                 address = None
-                if addresses and version.state == State.ENABLED and version.algorithm == Algorithm.EC_SIGN_SECP256K1_SHA256:
+                if (
+                    addresses
+                    and version.state == State.ENABLED
+                    and version.algorithm == Algorithm.EC_SIGN_SECP256K1_SHA256
+                ):
                     address = address_of(client, version.name, policy)
                 yield KeyVersionInfo(
                     name=version.name,

@@ -16,6 +16,7 @@ from typing import Any
 import pkcs11
 from pkcs11 import Mechanism
 from pkcs11 import exceptions as p11x
+
 from signers.backend import Backend
 from signers.errors import (
     BackendUnavailableError,
@@ -58,12 +59,23 @@ class Pkcs11Backend(Backend):
     def _locate(self) -> tuple[Any, PublicKey]:
         """Find the key in the current session and establish its public key (under the module lock)."""
         session = self._tokens.get(self._uri.pin_source)
+        self._probe(session)
         key = keys.find_private_key(session, self._uri.object, self._uri.id, self._where)
         keys.check_signing_key(key, self._where)
         self._always_authenticate = bool(keys._read(key, "ALWAYS_AUTHENTICATE"))
         public, source = keys.public_key_of(session, key, self._where, self._context_pin())
         self.public_key_source = source
         return key, public
+
+    def _probe(self, session: Any) -> None:
+        """Fail fast on a dead session with a call that leaves no state: a search started on one leaves
+        python-pkcs11 complaining on stderr when its iterator is collected."""
+        if self._tokens.token.flags & pkcs11.TokenFlag.RNG:
+            try:
+                session.generate_random(64)
+            except p11x.PKCS11Error as exc:
+                if is_recoverable(exc):
+                    raise
 
     def _current_key(self) -> Any:
         """The key handle of the current session, found again (and checked unchanged) after a reopen."""
@@ -91,22 +103,25 @@ class Pkcs11Backend(Backend):
         # after a re-initialisation or a re-inserted token, the Token object itself may be stale
         self._tokens = self._module.token_session(self._module.find_token(self._uri))
 
-    def _with_recovery(self, what: str, call: Any) -> Any:
-        """Run ``call(key)`` under the module lock; on a lost session reopen everything and try once more."""
+    def _with_recovery(self, what: str, call: Any, failed: BaseException | None = None) -> Any:
+        """Run ``call(key)`` under the module lock; on a lost session reopen everything and try once more.
+        ``failed``: a recoverable error the caller's own first attempt already met."""
         with self._module.lock:
-            for attempt in range(2):
+            if failed is not None:
+                self._recover(failed)
+            while True:
                 try:
                     return call(self._current_key())
                 except p11x.PKCS11Error as exc:
                     if not is_recoverable(exc):
                         raise self._error(exc, what) from None
-                    if attempt:
+                    if failed is not None:
                         raise BackendUnavailableError(
                             f"pkcs11: {what} on {self._where} failed again after reopening the session "
                             f"({type(exc).__name__})"
                         ) from None
+                    failed = exc
                     self._recover(exc)
-        raise AssertionError("unreachable")
 
     def _error(self, exc: p11x.PKCS11Error, what: str) -> Exception:
         name = type(exc).__name__
@@ -132,15 +147,31 @@ class Pkcs11Backend(Backend):
 
     def sign(self, digest: bytes) -> bytes:
         # CKM_ECDSA signs whatever length it is given (33 bytes included): refuse before the token sees it
-        if not isinstance(digest, (bytes, bytearray)) or len(digest) != 32:
-            size = len(digest) if isinstance(digest, (bytes, bytearray)) else type(digest).__name__
-            raise InvalidDigestError(f"pkcs11: digest must be 32 bytes, got {size}")
-        digest = bytes(digest)
+        if type(digest) is not bytes:
+            if not isinstance(digest, (bytes, bytearray)):
+                raise InvalidDigestError(f"pkcs11: digest must be 32 bytes, got {type(digest).__name__}")
+            digest = bytes(digest)
+        if len(digest) != 32:
+            raise InvalidDigestError(f"pkcs11: digest must be 32 bytes, got {len(digest)}")
         if self._always_authenticate:
             return self._with_recovery(  # type: ignore[no-any-return]
                 "signing", lambda key: key.sign(digest, mechanism=Mechanism.ECDSA, pin=self._context_pin())
             )
-        return self._with_recovery("signing", lambda key: key.sign(digest, mechanism=Mechanism.ECDSA))  # type: ignore[no-any-return]
+        # the hot path: the lock, the cached key handle, the device call; everything else is off it
+        with self._module.lock:
+            key = self._key
+            if key is not None and self._generation == self._tokens.generation:
+                try:
+                    return key.sign(digest, mechanism=Mechanism.ECDSA)  # type: ignore[no-any-return]
+                except p11x.PKCS11Error as exc:
+                    if not is_recoverable(exc):
+                        raise self._error(exc, "signing") from None
+                    failed: BaseException | None = exc
+            else:
+                failed = None
+            return self._with_recovery(  # type: ignore[no-any-return]
+                "signing", lambda key: key.sign(digest, mechanism=Mechanism.ECDSA), failed
+            )
 
     def on_invalid_signature(self, error: SignatureVerificationError) -> None:
         log.warning("pkcs11: %s returned a signature that failed the self-check; asking again", self._where)

@@ -14,6 +14,7 @@ import coincurve
 from eth_hash.auto import keccak
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11x
+
 from signers.errors import (
     AmbiguousKeyError,
     ConfigurationError,
@@ -62,6 +63,8 @@ def _read(obj: Any, name: str) -> Any:
     try:
         return obj[attribute]
     except (p11x.AttributeTypeInvalid, p11x.AttributeSensitive, p11x.FunctionFailed, NotImplementedError):
+        return None
+    except ValueError:  # CK_UNAVAILABLE_INFORMATION where python-pkcs11 expects an enum member
         return None
 
 
@@ -193,8 +196,13 @@ class KeyInfo:
     curve: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "id": self.id.hex(), "address": self.address, "origin": self.origin,
-                "curve": self.curve}
+        return {
+            "label": self.label,
+            "id": self.id.hex(),
+            "address": self.address,
+            "origin": self.origin,
+            "curve": self.curve,
+        }
 
 
 def origin(key: Any) -> str:
@@ -226,15 +234,15 @@ def key_facts(key: Any) -> dict[str, Any]:
         "allowed_operations": {name: _read(key, name) for name in OPERATIONS},
         "allowed_mechanisms": mechanisms or "any (CKA_ALLOWED_MECHANISMS not set)",
         "key_gen_mechanism": (
-            f"CKM_{Mechanism(keygen).name}" if keygen is not None and keygen in Mechanism._value2member_map_
-            else None
+            f"CKM_{Mechanism(keygen).name}" if keygen is not None and keygen in Mechanism._value2member_map_ else None
         ),
     }
 
 
 def list_keys(session: Any, where: str) -> list[KeyInfo]:
     out = []
-    for key in session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}):
+    # materialised first: a token runs one search per session at a time
+    for key in list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})):
         params = _read(key, "EC_PARAMS")
         curve = curve_name(params[2:]) if params and params[:1] == b"\x06" else key.key_type.name
         address = None
@@ -252,7 +260,10 @@ def list_keys(session: Any, where: str) -> list[KeyInfo]:
 
 
 def _refuse_duplicates(session: Any, label: str, key_id: bytes, where: str) -> None:
-    for attribute, value, what in ((Attribute.LABEL, label, f"label {label!r}"), (Attribute.ID, key_id, f"id {key_id.hex()}")):
+    for attribute, value, what in (
+        (Attribute.LABEL, label, f"label {label!r}"),
+        (Attribute.ID, key_id, f"id {key_id.hex()}"),
+    ):
         if list(session.get_objects({attribute: value})):
             raise ConfigurationError(
                 f"pkcs11: {where} already has an object with {what}",
@@ -275,14 +286,20 @@ def generate_key(session: Any, label: str, key_id: bytes | None, where: str) -> 
         id=key_id,
         capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
         private_template={**SIGN_ONLY, Attribute.ALLOWED_MECHANISMS: [Mechanism.ECDSA]},
-        public_template={Attribute.ENCRYPT: False, Attribute.WRAP: False, Attribute.DERIVE: False,
-                         Attribute.VERIFY: True},
+        public_template={
+            Attribute.ENCRYPT: False,
+            Attribute.WRAP: False,
+            Attribute.DERIVE: False,
+            Attribute.VERIFY: True,
+        },
     )
     point = PublicKey.from_bytes(public[Attribute.EC_POINT])
     return point, key_id
 
 
-def import_key(session: Any, label: str, key_id: bytes | None, private_key: bytes, where: str) -> tuple[PublicKey, bytes]:
+def import_key(
+    session: Any, label: str, key_id: bytes | None, private_key: bytes, where: str
+) -> tuple[PublicKey, bytes]:
     """Store an existing secp256k1 private key (a migration). The token records it as not LOCAL and not
     NEVER_EXTRACTABLE: custody reports show it existed outside the device."""
     try:
@@ -291,14 +308,31 @@ def import_key(session: Any, label: str, key_id: bytes | None, private_key: byte
         raise ConfigurationError("pkcs11 import: not a valid secp256k1 private key") from None
     key_id = key_id or new_id()
     _refuse_duplicates(session, label, key_id, where)
-    common = {Attribute.TOKEN: True, Attribute.LABEL: label, Attribute.ID: key_id, Attribute.KEY_TYPE: KeyType.EC,
-              Attribute.EC_PARAMS: SECP256K1_EC_PARAMS}
-    session.create_object({
-        **common, **SIGN_ONLY, Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.VALUE: private_key,
-        Attribute.ALLOWED_MECHANISMS: [Mechanism.ECDSA],
-    })
-    session.create_object({
-        **common, Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.EC_POINT: b"\x04\x41" + point.point,
-        Attribute.VERIFY: True, Attribute.ENCRYPT: False, Attribute.WRAP: False, Attribute.DERIVE: False,
-    })
+    common = {
+        Attribute.TOKEN: True,
+        Attribute.LABEL: label,
+        Attribute.ID: key_id,
+        Attribute.KEY_TYPE: KeyType.EC,
+        Attribute.EC_PARAMS: SECP256K1_EC_PARAMS,
+    }
+    session.create_object(
+        {
+            **common,
+            **SIGN_ONLY,
+            Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+            Attribute.VALUE: private_key,
+            Attribute.ALLOWED_MECHANISMS: [Mechanism.ECDSA],
+        }
+    )
+    session.create_object(
+        {
+            **common,
+            Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+            Attribute.EC_POINT: b"\x04\x41" + point.point,
+            Attribute.VERIFY: True,
+            Attribute.ENCRYPT: False,
+            Attribute.WRAP: False,
+            Attribute.DERIVE: False,
+        }
+    )
     return point, key_id

@@ -26,8 +26,12 @@ checked to still be the same public key) before the one retry. A second failure 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import logging
 import os
+import secrets
 import struct
 import threading
 from typing import Any
@@ -36,6 +40,7 @@ import pkcs11
 from pkcs11 import Attribute, Token
 from pkcs11 import exceptions as p11x
 from pkcs11.attributes import AttributeMapper
+
 from signers.errors import (
     AmbiguousKeyError,
     AuthenticationError,
@@ -108,6 +113,13 @@ def login_error(exc: Exception, token: str, pin_source: str | None) -> Exception
     return BackendUnavailableError(f"pkcs11 token {token!r}: login failed ({type(exc).__name__})")
 
 
+_PIN_KEY = secrets.token_bytes(32)  # per process: a PIN's keyed hash is useless outside it
+
+
+def _pin_mac(pin: str) -> bytes:
+    return hmac.new(_PIN_KEY, pin.encode(), hashlib.sha256).digest()
+
+
 class TokenSession:
     """The one session this process keeps on a token, logged in as the user. Use under ``module.lock``."""
 
@@ -116,6 +128,8 @@ class TokenSession:
         self.token = token
         self.label = token.label
         self._session: Any = None
+        self._login_source: str | None = None
+        self._pin_mac: bytes | None = None
         #: bumped on every new session: signers re-find their key handles when it moved
         self.generation = 0
 
@@ -123,7 +137,22 @@ class TokenSession:
         if self._session is None:
             self._session = self._open(pin_source)
             self.generation += 1
+        elif pin_source != self._login_source:
+            self._check_same_pin(pin_source)
         return self._session
+
+    def _check_same_pin(self, pin_source: str | None) -> None:
+        """PKCS#11 login is per application and token: a second signer on this token shares the login. Its
+        own PIN cannot be checked by the token then (C_Login answers 'already logged in' first), so it is
+        compared with the one that logged in, through a keyed hash (the PIN itself is not kept)."""
+        if self._pin_mac is None:
+            return  # logged in by other code of the process: nothing to compare with
+        if not hmac.compare_digest(_pin_mac(read_secret(pin_source, "pin").reveal()), self._pin_mac):
+            raise AuthenticationError(
+                f"pkcs11 token {self.label!r}: the PIN from {pin_source} was refused (wrong PIN: it is not the "
+                f"PIN this process logged in with)",
+                hint=f"put the token's user PIN in {pin_source}; the PIN itself is never shown",
+            )
 
     def drop(self) -> None:
         """Forget the session (it is dead or logged out); the next ``get`` opens and logs in again.
@@ -131,6 +160,7 @@ class TokenSession:
         It is not closed: python-pkcs11's ``close`` logs the whole application out of the token, which would
         break a session opened meanwhile; a session handle that is still valid is released at finalize."""
         self._session = None
+        self.generation += 1  # key handles found in the old session are stale from now on
 
     def _open(self, pin_source: str | None) -> Any:
         pin = read_secret(pin_source, "pin")  # read again at every login: a rotated PIN file is picked up
@@ -138,9 +168,14 @@ class TokenSession:
         # read-write so that key management (keygen, import) shares this one session with the signers
         rw = not (self.token.flags & pkcs11.TokenFlag.WRITE_PROTECTED)
         try:
-            return self.token.open(rw=rw, user_pin=pin.reveal(), attribute_mapper=mapper)
+            session = self.token.open(rw=rw, user_pin=pin.reveal(), attribute_mapper=mapper)
+            self._login_source, self._pin_mac = pin_source, _pin_mac(pin.reveal())
+            return session
         except p11x.UserAlreadyLoggedIn:
-            # the application is logged in through a session opened by other code: share that login
+            # Still logged in (a dropped session of ours, or other code of the process): the token did not
+            # check this PIN, so compare it with the one we logged in with, when we did.
+            if self._pin_mac is not None and pin_source != self._login_source:
+                self._check_same_pin(pin_source)
             return self.token.open(rw=rw, attribute_mapper=mapper)
         except RECOVERABLE:
             raise
@@ -175,10 +210,9 @@ class Module:
         """C_Finalize + C_Initialize: sees tokens created since load, clears a dead library state. Every
         session of the process dies with it; their signers reopen theirs on next use."""
         with self.lock:
-            try:
+            # fails when finalized behind python-pkcs11's back already; its flag is cleared either way
+            with contextlib.suppress(p11x.PKCS11Error):
                 self.lib.finalize()
-            except p11x.PKCS11Error:
-                pass  # finalized behind python-pkcs11's back already (its flag is cleared either way)
             self.lib.initialize()
             for session in self._sessions.values():
                 session.drop()
@@ -191,8 +225,9 @@ class Module:
                 self.reinitialize()
 
     def tokens(self) -> list[Token]:
+        """The initialised tokens (a free SoftHSM slot shows an uninitialised, label-less one)."""
         with self.lock:
-            return list(self.lib.get_tokens())
+            return [t for t in self.lib.get_tokens() if t.flags & pkcs11.TokenFlag.TOKEN_INITIALIZED]
 
     def find_token(self, uri: Pkcs11URI) -> Token:
         """The one token matching the URI's token attributes; re-initialises once to see a new token."""
@@ -202,7 +237,9 @@ class Module:
                     tokens = self.tokens()
                 except p11x.PKCS11Error as exc:
                     if attempt or not is_recoverable(exc):
-                        raise BackendUnavailableError(f"pkcs11: listing tokens of {self.path} failed: {exc!r}") from None
+                        raise BackendUnavailableError(
+                            f"pkcs11: listing tokens of {self.path} failed: {exc!r}"
+                        ) from None
                     self.reinitialize()
                     continue
                 found = [t for t in tokens if _token_matches(t, uri)]

@@ -49,7 +49,9 @@ class Faults:
         known = {f.name for f in fields(FaultSettings)}
         unknown = set(changes) - known
         if unknown:
-            raise ValueError(f"unknown fault switch(es): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown fault switch(es): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+            )
         with self._lock:
             self._settings = FaultSettings(**changes)
             return FaultSettings(**asdict(self._settings))

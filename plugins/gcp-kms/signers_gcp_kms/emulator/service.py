@@ -77,7 +77,9 @@ class KeyManagementService:
     # -- lookups that answer Cloud KMS's errors ---------------------------------------------------------
     def _check_name(self, pattern: Any, name: str, what: str, context: grpc.ServicerContext) -> None:
         if not pattern.match(name):
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"Resource name [{name}] does not represent a valid {what}.")
+            _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, f"Resource name [{name}] does not represent a valid {what}."
+            )
 
     def _key_ring(self, name: str, context: grpc.ServicerContext) -> kms.KeyRing:
         self._check_name(KEY_RING, name, "KeyRing", context)
@@ -129,7 +131,9 @@ class KeyManagementService:
         with self.store.lock:
             return self._key_ring(request.name, context)
 
-    def list_key_rings(self, request: kms.ListKeyRingsRequest, context: grpc.ServicerContext) -> kms.ListKeyRingsResponse:
+    def list_key_rings(
+        self, request: kms.ListKeyRingsRequest, context: grpc.ServicerContext
+    ) -> kms.ListKeyRingsResponse:
         self._check_name(LOCATION, request.parent, "Location", context)
         with self.store.lock:
             rings = [r for n, r in sorted(self.store.key_rings.items()) if n.startswith(request.parent + "/keyRings/")]
@@ -152,8 +156,11 @@ class KeyManagementService:
                 f"algorithm {Algorithm(template.algorithm).name} is not supported by the emulator ({supported})",
             )
         if template.protection_level == kms.ProtectionLevel.PROTECTION_LEVEL_UNSPECIFIED:
-            template.protection_level = kms.ProtectionLevel.SOFTWARE
-        if template.algorithm == Algorithm.EC_SIGN_SECP256K1_SHA256 and template.protection_level != kms.ProtectionLevel.HSM:
+            template.protection_level = kms.ProtectionLevel.SOFTWARE  # type: ignore[assignment]  # proto-plus enum members are typed as int
+        if (
+            template.algorithm == Algorithm.EC_SIGN_SECP256K1_SHA256
+            and template.protection_level != kms.ProtectionLevel.HSM
+        ):
             # as in Cloud KMS: secp256k1 exists only at the HSM protection level
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "EC_SIGN_SECP256K1_SHA256 requires protection_level HSM.")
         with self.store.lock:
@@ -241,7 +248,7 @@ class KeyManagementService:
                 _abort(context, grpc.StatusCode.FAILED_PRECONDITION, f"{request.name} is in state {state}.")
             key = self.store.crypto_keys[request.name.rsplit("/cryptoKeyVersions/", 1)[0]]
             delay = key.destroy_scheduled_duration or timedelta(0)
-            version.resource.state = State.DESTROY_SCHEDULED
+            version.resource.state = State.DESTROY_SCHEDULED  # type: ignore[assignment]  # proto-plus enum members are typed as int
             version.resource.destroy_time = now() + delay
             self.store.save()
             return self.store.version(request.name).resource  # already DESTROYED when the delay is zero
@@ -254,7 +261,7 @@ class KeyManagementService:
             if version.resource.state != State.DESTROY_SCHEDULED:
                 state = State(version.resource.state).name
                 _abort(context, grpc.StatusCode.FAILED_PRECONDITION, f"{request.name} is in state {state}.")
-            version.resource.state = State.DISABLED
+            version.resource.state = State.DISABLED  # type: ignore[assignment]  # proto-plus enum members are typed as int
             version.resource.destroy_time = None
             self.store.save()
             return version.resource
@@ -265,9 +272,11 @@ class KeyManagementService:
             version = self._enabled(request.name, context)
             resource, private_key = version.resource, version.private_key
         assert private_key is not None
-        pem = private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        pem = (
+            private_key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         crc = _crc32c(pem.encode())
         if self.faults.take("corrupt_pem_crc", request.name):
             crc ^= 1
@@ -290,12 +299,22 @@ class KeyManagementService:
         _, field, size = EC_ALGORITHMS[resource.algorithm]
         given = kms.Digest.pb(request.digest).WhichOneof("digest")
         if request.data:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{Algorithm(resource.algorithm).name} signs a digest, not data.")
+            _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{Algorithm(resource.algorithm).name} signs a digest, not data.",
+            )
         if given != field:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{Algorithm(resource.algorithm).name} needs digest.{field}, got {given}.")
+            _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{Algorithm(resource.algorithm).name} needs digest.{field}, got {given}.",
+            )
         digest = getattr(request.digest, field)
         if len(digest) != size:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"digest.{field} must be {size} bytes, got {len(digest)}.")
+            _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, f"digest.{field} must be {size} bytes, got {len(digest)}."
+            )
         verified = "digest_crc32c" in request
         if verified and request.digest_crc32c != _crc32c(digest):
             _abort(
@@ -320,7 +339,7 @@ class KeyManagementService:
         )
 
     # -- the gRPC plumbing ------------------------------------------------------------------------------
-    def _methods(self) -> dict[str, tuple[Callable[..., Any], type, type]]:
+    def _methods(self) -> dict[str, tuple[Callable[..., Any], Any, Any]]:
         return {
             "CreateKeyRing": (self.create_key_ring, kms.CreateKeyRingRequest, kms.KeyRing),
             "GetKeyRing": (self.get_key_ring, kms.GetKeyRingRequest, kms.KeyRing),

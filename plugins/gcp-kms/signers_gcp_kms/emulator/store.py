@@ -67,7 +67,7 @@ class Store:
         version = self.versions[name]
         resource = version.resource
         if resource.state == State.DESTROY_SCHEDULED and resource.destroy_time <= now():
-            resource.state = State.DESTROYED
+            resource.state = State.DESTROYED  # type: ignore[assignment]  # proto-plus enum members are typed as int
             resource.destroy_event_time = resource.destroy_time
             version.private_key = None
             self.save()

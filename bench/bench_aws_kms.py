@@ -1,0 +1,294 @@
+"""AWS KMS (LocalStack) signing: the framework against a bare boto3 ``sign`` call on the same key, and the
+Python peers a user would pick instead.
+
+    .venv/bin/python bench/bench_aws_kms.py
+
+One run, one LocalStack (started with localstack/start if none serves 127.0.0.1:4566, stopped afterwards),
+one key. Rows:
+- median latency, interleaved with the bare call so drift hits both: ``Signer.sign_digest`` (KMS Sign +
+  DER parse + low-s + recovery id + self-check + hooks) and ``Signer.sign_transaction`` (EIP-1559), as
+  ratios to bare ``kms.sign(MessageType=DIGEST)``; target sign_digest <= 1.10;
+- throughput with 8 and 32 threads, framework against bare boto3 at the same thread count;
+- peers from PyPI, each in its own venv under .state/bench-peers/ (their pins clash with ours: old
+  eth-account, eth-ape 0.8), each timed against bare boto3 inside its own process, with every signature
+  they return checked to recover to the key's address. A peer that cannot be installed or pointed at the
+  endpoint gets a row saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import Row, print_table  # noqa: E402
+
+GROUP = "aws-kms"
+PORT = 4566
+ENDPOINT = f"http://127.0.0.1:{PORT}"
+REGION = "us-east-1"
+LATENCY_ROUNDS = 300
+THROUGHPUT_SIGNATURES = 1200
+PEER_ROUNDS = 150
+PEER_STATE = ROOT / ".state" / "bench-peers"
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+TX = {
+    "to": "0x5a5A5a5a5A5a5a5a5a5A5a5A5A5a5a5A5A5A5A5A",
+    "value": 10**15,
+    "data": "0x",
+    "nonce": 3,
+    "gas": 100_000,
+    "chainId": 1,
+    "maxFeePerGas": 3 * 10**9,
+    "maxPriorityFeePerGas": 10**9,
+    "type": 2,
+}
+
+# what each peer is asked to do, in its own venv; `client`, `key_id`, `arn`, `tx`, `digest` are given
+PEERS: dict[str, dict[str, str]] = {
+    "eth-kms-signer": {
+        "requirement": "eth-kms-signer==0.1.5",
+        "operation": "sign_transaction",
+        "setup": "from eth_kms_signer.signer import EthKmsClient\npeer = EthKmsClient(boto_kms_client=client)",
+        "call": "peer.sign_transaction(tx, key_id)",
+        "check": "Account.recover_transaction(result) == address",
+    },
+    "ethereum-kms-signer": {
+        "requirement": "ethereum-kms-signer==0.1.6",
+        "operation": "sign_transaction",
+        "setup": "from ethereum_kms_signer.kms import sign_transaction",
+        "call": "sign_transaction(tx, key_id, client).rawTransaction",
+        "check": "Account.recover_transaction(result) == address",
+    },
+    "ape-aws": {
+        "requirement": "ape-aws==0.8.4",
+        "operation": "sign_raw_msghash",
+        "setup": (
+            "from ape_aws.kms.client import KmsKey\nfrom ape_aws.accounts import KmsAccount\n"
+            "KmsKey.kms_client = client\npeer = KmsAccount(key=KmsKey(TargetKeyId=key_id, AliasArn=arn))"
+        ),
+        "call": "peer.sign_raw_msghash(digest)",
+        "check": "Account._recover_hash(digest, vrs=(result.v, result.r, result.s)) == address",
+    },
+}
+
+# runs inside a peer's venv: times the peer interleaved with bare boto3 sign, checks every result
+PEER_RUNNER = r"""
+import json, os, statistics, sys, time
+import boto3
+from eth_account import Account
+args = json.loads(sys.argv[1])
+client = boto3.client("kms", region_name=args["region"], endpoint_url=args["endpoint"])
+key_id, arn, address, tx = args["key_id"], args["arn"], args["address"], args["tx"]
+exec(args["setup"])
+peer_times, bare_times, wrong = [], [], 0
+for i in range(args["rounds"] + 3):
+    digest = os.urandom(32)
+    start = time.perf_counter()
+    client.sign(KeyId=key_id, Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")
+    bare = time.perf_counter() - start
+    start = time.perf_counter()
+    result = eval(args["call"])
+    took = time.perf_counter() - start
+    if i >= 3:
+        bare_times.append(bare); peer_times.append(took)
+        wrong += not eval(args["check"])
+print(json.dumps({"peer": statistics.median(peer_times), "bare": statistics.median(bare_times), "wrong": wrong,
+                  "boto3": boto3.__version__}))
+"""
+
+
+def kms_ready() -> bool:
+    try:
+        with urllib.request.urlopen(f"{ENDPOINT}/_localstack/health", timeout=2) as response:
+            return json.load(response).get("services", {}).get("kms") in ("available", "running")
+    except (OSError, ValueError):
+        return False
+
+
+def _script(name: str) -> None:
+    subprocess.run([str(ROOT / "localstack" / name)], check=True, env={**os.environ, "LOCALSTACK_PORT": str(PORT)})
+
+
+def _interleaved(first: Callable[[], object], second: Callable[[], object], rounds: int) -> tuple[float, float]:
+    """Median seconds of each, alternating calls (and which goes first) so drift and caching hit both."""
+    a, b = [], []
+    for i in range(rounds + 5):
+        for fn, samples in ((first, a), (second, b)) if i % 2 else ((second, b), (first, a)):
+            start = time.perf_counter()
+            fn()
+            if i >= 5:
+                samples.append(time.perf_counter() - start)
+    return statistics.median(a), statistics.median(b)
+
+
+def _throughput(fn: Callable[[], object], threads: int, total: int) -> float:
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda _: fn(), range(threads * 2)))  # warm the connection pool
+        start = time.perf_counter()
+        list(pool.map(lambda _: fn(), range(total)))
+        return total / (time.perf_counter() - start)
+
+
+def _peer_venv(name: str, requirement: str) -> Path | str:
+    """The peer's venv python, installing it on first use; or why it cannot be installed."""
+    venv = PEER_STATE / name / "venv"
+    stamp = venv / f".installed-{requirement}"
+    if stamp.exists():
+        return venv / "bin" / "python"
+    print(f"   installing {requirement} into {venv.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", requirement],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        lines = [
+            line for line in result.stderr.splitlines() if line.strip() and not line.startswith("WARNING: Location")
+        ]
+        version = "{}.{}".format(*sys.version_info[:2])
+        return f"cannot be installed on Python {version}: {' / '.join(lines[-2:])[:200]}"
+    stamp.touch()
+    return venv / "bin" / "python"
+
+
+def _run_peer(name: str, spec: dict[str, str], key: dict[str, str]) -> Row:
+    label = f"peer {name} {spec['operation']}"
+    python = _peer_venv(name, spec["requirement"])
+    if isinstance(python, str):
+        return Row(GROUP, label, float("nan"), "ms", note=python)
+    args = {
+        "region": REGION,
+        "endpoint": ENDPOINT,
+        "rounds": PEER_ROUNDS,
+        "tx": TX,
+        **key,
+        "setup": spec["setup"],
+        "call": spec["call"],
+        "check": spec["check"],
+    }
+    env = {**os.environ, **TEST_ENV, "APE_DATA_FOLDER": str(PEER_STATE / name / "ape-data")}
+    result = subprocess.run(
+        [str(python), "-P", "-c", PEER_RUNNER, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PEER_STATE / name,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        last = [line for line in result.stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
+        return Row(GROUP, label, float("nan"), "ms", note=f"fails against the endpoint: {last[0][:200]}")
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    note = f"boto3 {out['boto3']}; " + (
+        f"{out['wrong']} WRONG signatures of {PEER_ROUNDS}" if out["wrong"] else f"all {PEER_ROUNDS} recover"
+    )
+    return Row(
+        GROUP, label, out["peer"] * 1000, "ms", out["peer"] / out["bare"], "bare boto3 sign (same process)", note
+    )
+
+
+def run() -> list[Row]:
+    for name, value in TEST_ENV.items():
+        os.environ.setdefault(name, value)
+    import boto3
+    import botocore.config
+
+    import signers
+    from signers.keys import PublicKey
+
+    started = not kms_ready()
+    if started:
+        _script("start")
+    try:
+        client = boto3.client(
+            "kms", region_name=REGION, endpoint_url=ENDPOINT, config=botocore.config.Config(max_pool_connections=64)
+        )
+        metadata = client.create_key(KeySpec="ECC_SECG_P256K1", KeyUsage="SIGN_VERIFY", Description="signers bench")[
+            "KeyMetadata"
+        ]
+        key_id = metadata["KeyId"]
+        address = PublicKey.from_spki(client.get_public_key(KeyId=key_id)["PublicKey"]).address
+        signer = signers.load_signer(f"aws-kms://{key_id}?region={REGION}&endpoint-url={ENDPOINT}")
+        assert signer.address == address
+
+        def bare() -> object:
+            return client.sign(
+                KeyId=key_id, Message=os.urandom(32), MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256"
+            )
+
+        def ours() -> object:
+            return signer.sign_digest(os.urandom(32))
+
+        def ours_tx() -> object:
+            return signer.sign_transaction(TX)
+
+        rows: list[Row] = []
+        framework, baseline = _interleaved(ours, bare, LATENCY_ROUNDS)
+        rows.append(Row(GROUP, "bare boto3 kms.sign (DIGEST), 1 thread", baseline * 1000, "ms"))
+        rows.append(
+            Row(
+                GROUP,
+                "Signer.sign_digest, 1 thread",
+                framework * 1000,
+                "ms",
+                framework / baseline,
+                "bare boto3 sign",
+                "target <= 1.10",
+            )
+        )
+        tx_time, baseline_tx = _interleaved(ours_tx, bare, LATENCY_ROUNDS // 2)
+        rows.append(
+            Row(
+                GROUP,
+                "Signer.sign_transaction (EIP-1559), 1 thread",
+                tx_time * 1000,
+                "ms",
+                tx_time / baseline_tx,
+                "bare boto3 sign",
+            )
+        )
+        for threads in (8, 32):
+            bare_rate = _throughput(bare, threads, THROUGHPUT_SIGNATURES)
+            our_rate = _throughput(ours, threads, THROUGHPUT_SIGNATURES)
+            rows.append(Row(GROUP, f"bare boto3 kms.sign, {threads} threads", bare_rate, "sig/s"))
+            rows.append(
+                Row(
+                    GROUP,
+                    f"Signer.sign_digest, {threads} threads",
+                    our_rate,
+                    "sig/s",
+                    our_rate / bare_rate,
+                    f"bare boto3, {threads} threads",
+                )
+            )
+        key = {"key_id": key_id, "arn": metadata["Arn"], "address": address}
+        for name, spec in PEERS.items():
+            print(f"   peer {name} ...", file=sys.stderr, flush=True)
+            rows.append(_run_peer(name, spec, key))
+        signer.close()
+        return rows
+    finally:
+        if started:
+            _script("stop")
+
+
+if __name__ == "__main__":
+    print_table(run(), "AWS KMS (LocalStack): framework vs bare boto3 and peers")

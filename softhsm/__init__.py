@@ -1,0 +1,1 @@
+"""Tooling for the project's private SoftHSM2 tokens (see tokens.py)."""

@@ -1,0 +1,47 @@
+"""The client-side token bucket (no service needed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from signers_aws_kms.ratelimit import TokenBucket
+
+
+def test_burst_then_rate() -> None:
+    bucket = TokenBucket(rate=50, burst=5)
+    started = time.monotonic()
+    for _ in range(5):
+        bucket.acquire()
+    assert time.monotonic() - started < 0.05  # the burst is free
+    for _ in range(10):
+        bucket.acquire()
+    assert time.monotonic() - started >= 10 / 50 * 0.95  # then 50 per second
+
+
+def test_threads_share_one_budget() -> None:
+    bucket = TokenBucket(rate=100, burst=1)
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        for _ in range(10):
+            bucket.acquire()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(stamps) == 80
+    assert max(stamps) - started >= 79 / 100 * 0.95  # 80 tokens at 100/s with one saved: >= 0.79 s
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(0, None), (-1, None), (1, 0.5)])
+def test_refuses_nonsense(rate: float, burst: float | None) -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(rate, burst)
