@@ -52,5 +52,9 @@ class Backend(ABC):
         """Release sessions and connections."""
         return None
 
+    async def aclose(self) -> None:
+        """Async twin of ``close``, for backends whose async channels must be closed in their own loop."""
+        self.close()
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"

@@ -73,6 +73,15 @@ class Signer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+    async def __aenter__(self) -> Signer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     # -- the one path every signature takes -------------------------------------------------------------
     def _request(self, digest: bytes, kind: str, payload: Any, context: Mapping[str, Any]) -> SignRequest:
         request = SignRequest(self, check_digest(digest), kind, payload, context)
