@@ -36,7 +36,7 @@ bench: services
 	$(PY) bench/run.py
 
 demo: services
-	$(PY) -m signers.demo
+	$(PY) demo/run.py
 
 lint: install
 	$(VENV)/bin/ruff check signers plugins tests bench

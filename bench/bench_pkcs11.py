@@ -124,25 +124,26 @@ def run() -> list[Row]:
         )
 
         processes = os.cpu_count() or 2
-        digests = [keccak(b"p%d" % i) for i in range(4000)]
+        digests = [keccak(b"p%d" % i) for i in range(3000)]
         with SigningPool(uri, processes=processes) as pool:
             pool.sign_digests(digests[:400])  # warm the workers
-            samples = []
-            for _ in range(3):
+            rates, ratios = [], []
+            for _ in range(5):  # alternate with one in-process thread: machine load hits both alike
+                single = _rate(batch_median_seconds(lambda: signer.sign_digest(digest), batch=600, rounds=1))
                 start = time.perf_counter()
                 signatures = pool.sign_digests(digests)
-                samples.append(len(digests) / (time.perf_counter() - start))
-            assert all(s.recover(d) == signer.address for s, d in zip(signatures[:200], digests, strict=False))
-        best = sorted(samples)[1]
+                rates.append(len(digests) / (time.perf_counter() - start))
+                ratios.append(rates[-1] / single)
+            assert all(s.recover(d) == signer.address for s, d in zip(signatures, digests, strict=True))
         rows.append(
             Row(
                 GROUP,
                 f"SigningPool sign_digests ({processes} processes)",
-                best,
+                statistics.median(rates),
                 "sig/s",
-                best / one,
+                statistics.median(ratios),
                 "framework, 1 thread",
-                "target >= 1.7",
+                "target >= 1.7; median of paired rounds",
             )
         )
     finally:

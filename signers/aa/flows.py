@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .accounts import SmartAccount, Validation, random_nonce_key
+from .addresses import ZERO_ADDRESS
 from .bundler import BundlerClient, GasFees, Paymaster
 from .execution import Call, ModuleType, as_call, encode_install_module
 from .hexutil import BytesLike, to_bytes
-from .scope import SCOPES, ScopeRegistry, enable_scope_check, scope_check_disabled
+from .scope import SCOPES, ScopeRegistry, SessionScopeCheck, enable_scope_check, scope_check_disabled
 from .sessions import (
     CreateSessionDataParams,
     Session,
@@ -213,10 +214,20 @@ def send_session_user_operation(
         pid = registry.register(permission, account=account.address, addresses=account.addresses)
     else:
         pid = to_bytes(permission, "permission_id", 32)
-    if scope_check:
-        enable_scope_check()
     key = random_nonce_key() if parallel or nonce_key is None else nonce_key
     validation = account.session_validation(pid)
+    if scope_check:
+        # Check before anything reaches the bundler (gas estimation would already show the op to it); the
+        # before_sign hook checks the final op again.
+        draft = UserOperation(
+            sender=account.address,
+            nonce=account.nonce_key(validation.validator, key) << 64,
+            call_data=account.encode_calls([as_call(c) for c in calls]),
+            paymaster=ZERO_ADDRESS if paymaster is not None else None,
+            signature=validation.stub,
+        )
+        enable_scope_check()  # the before_sign hook on the global plugin manager
+        SessionScopeCheck(registry).check(draft, account.chain_id)
     op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=key, deploy=False)
     if scope_check:
         signed = account.sign_user_operation(op, session_signer, validation)

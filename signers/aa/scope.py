@@ -244,12 +244,15 @@ class SessionScopeCheck:
 
     @hookimpl
     def before_sign(self, request: SignRequest) -> None:
-        if not self.enabled or _disabled.get() or request.kind != "user_operation":
-            return
-        op = request.payload
-        if not isinstance(op, UserOperation):
+        if request.kind != "user_operation" or not isinstance(request.payload, UserOperation):
             return
         chain_id = request.context.get("chain_id")
+        self.check(request.payload, chain_id if isinstance(chain_id, int) else None)
+
+    def check(self, op: UserOperation, chain_id: int | None = None) -> None:
+        """Refuse ``op`` if it is a session op outside its registered scope (no-op when turned off)."""
+        if not self.enabled or _disabled.get():
+            return
         pid: bytes | None
         try:
             pid, _ = decode_use_signature(op.signature)
@@ -257,7 +260,7 @@ class SessionScopeCheck:
             pid = None
         validator = to_checksum_address(((op.nonce >> 64) & ((1 << 160) - 1)).to_bytes(20, "big"))
         session_modules = self.registry.smart_sessions_addresses()
-        if isinstance(chain_id, int):
+        if chain_id is not None:
             session_modules.add(addresses_for(chain_id).smart_sessions)
         scope = self.registry.get(pid) if pid is not None else None
         if scope is None:
@@ -273,7 +276,7 @@ class SessionScopeCheck:
                     "or sign inside scope_check_disabled()",
                 )
             return
-        check_scope(op, scope, chain_id=chain_id if isinstance(chain_id, int) else None, now=int(self.clock()))
+        check_scope(op, scope, chain_id=chain_id, now=int(self.clock()))
 
 
 _installed: dict[int, SessionScopeCheck] = {}

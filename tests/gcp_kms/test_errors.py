@@ -22,7 +22,7 @@ from signers import (
     WrongCurveError,
 )
 
-QUICK = 2.0  # seconds: an answer the service gives at once (refusals are never retried)
+QUICK = 3.0  # seconds: an answer the service gives at once (refusals are never retried)
 
 
 @contextmanager
