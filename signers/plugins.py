@@ -19,7 +19,7 @@ from .uri import parse
 ENTRY_POINT_GROUP = "signers"
 # The core's own plugins are also declared as entry points in pyproject.toml; this list only makes a
 # source checkout that was never pip-installed work the same way.
-BUILTIN_PLUGINS = {"local": "signers.local"}
+BUILTIN_PLUGINS = {"local": "signers.local", "aa-scope": "signers.aa.scope:SCOPE_CHECK"}
 
 _lock = threading.Lock()
 _manager: pluggy.PluginManager | None = None
@@ -41,9 +41,11 @@ def get_plugin_manager() -> pluggy.PluginManager:
             manager = pluggy.PluginManager("signers")
             manager.add_hookspecs(hookspecs)
             _load_entry_points(manager)
-            for name, module in BUILTIN_PLUGINS.items():
+            for name, target in BUILTIN_PLUGINS.items():
                 if manager.get_plugin(name) is None:
-                    manager.register(importlib.import_module(module), name=name)
+                    module, _, attribute = target.partition(":")
+                    plugin = importlib.import_module(module)
+                    manager.register(getattr(plugin, attribute) if attribute else plugin, name=name)
             from .audit import from_environment
 
             trail = from_environment()

@@ -290,10 +290,15 @@ def enable_scope_check(plugin_manager: pluggy.PluginManager | None = None) -> Se
 
         plugin_manager = get_plugin_manager()
     with _install_lock:
-        existing = plugin_manager.get_plugin("signers.aa.scope")
+        existing = plugin_manager.get_plugin(PLUGIN_NAME)
         if existing is not None:
             return existing  # type: ignore[no-any-return]
         check = SessionScopeCheck()
-        plugin_manager.register(check, name="signers.aa.scope")
+        plugin_manager.register(check, name=PLUGIN_NAME)
         _installed[id(plugin_manager)] = check
         return check
+
+
+PLUGIN_NAME = "aa-scope"
+# The instance the "aa-scope" entry point names: registered on the global plugin manager for every Signer.
+SCOPE_CHECK = SessionScopeCheck()
