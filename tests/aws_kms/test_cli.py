@@ -18,7 +18,10 @@ from signers.cli import cli
 from signers.plugins import get_plugin_manager
 from tests.fixtures.localstack import LocalStack
 
-signers_aws_kms.register_commands(cli)  # what `signers` does at start-up through the hook
+
+@pytest.fixture(autouse=True, scope="module")
+def _commands() -> None:
+    signers_aws_kms.register_commands(cli)  # what `signers` (main) does at start-up through the hook
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -1,0 +1,160 @@
+"""Small on-chain helpers shared by the demo, the end-to-end tests and the end-to-end benchmark.
+
+Everything here is ordinary use of the local chain stack (chain/README.md) and of ``signers.aa``: a Counter of
+one's own (so concurrent users of one anvil never see each other's increments), funding from an unlocked dev
+account, a counterfactual Nexus account, and the check that an audit trail matches the bundler's receipts.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_abi import decode
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+
+from signers.aa import CANONICAL, AddressBook, BundlerClient, NexusAccount, NodeClient
+from signers.audit import AuditEntry
+from signers.hashing import personal_sign_hash
+from signers.signature import Signature
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / ".state" / "chain" / "build" / "contracts.json"
+DETERMINISTIC_DEPLOYER = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
+
+INCREMENT = function_signature_to_4byte_selector("increment()")
+SET_NUMBER = function_signature_to_4byte_selector("setNumber(uint256)")
+NUMBER = function_signature_to_4byte_selector("number()")
+LAST_CALLER = function_signature_to_4byte_selector("lastCaller()")
+
+
+@dataclass(frozen=True)
+class Chain:
+    """What a flow needs of a running stack: the node, the bundler and the addresses (deployment.json)."""
+
+    node: NodeClient
+    bundler: BundlerClient
+    chain_id: int
+    book: AddressBook
+    k1_validator: str
+    nexus_bootstrap: str
+    nexus_factory: str
+    funder: str  # an unlocked anvil dev account (never Alto's executor or utility wallet)
+
+    @classmethod
+    def from_deployment(cls, d: Mapping[str, Any], funder_index: int = 0) -> Chain:
+        book = CANONICAL.with_overrides(
+            entry_point=d["entry_point"],
+            smart_sessions=d["smart_sessions"],
+            ownable_validator=d["ownable_validator"],
+            sudo_policy=d["policies"]["sudo"],
+            time_frame_policy=d["policies"]["time_frame"],
+            uni_action_policy=d["policies"]["uni_action"],
+            value_limit_policy=d["policies"]["value_limit"],
+            usage_limit_policy=d["policies"]["usage_limit"],
+        )
+        free = d["dev_accounts"]["free"]
+        return cls(
+            node=NodeClient(d["rpc_url"]),
+            bundler=BundlerClient(d["bundler_url"]),
+            chain_id=int(d["chain_id"]),
+            book=book,
+            k1_validator=d["k1_validator"],
+            nexus_bootstrap=d["nexus"]["bootstrap"],
+            nexus_factory=d["nexus"]["factory"],
+            funder=free[funder_index % len(free)],
+        )
+
+    def close(self) -> None:
+        self.bundler.close()
+        self.node.close()
+
+    # -- transactions from the unlocked dev account ---------------------------------------------------------
+    def transact(self, tx: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        """eth_sendTransaction from the funder; the mined receipt (status checked)."""
+        tx_hash = self.node.request("eth_sendTransaction", [{"from": self.funder, **tx}])
+        deadline = time.monotonic() + timeout
+        while (receipt := self.node.request("eth_getTransactionReceipt", [tx_hash])) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"transaction {tx_hash} not mined within {timeout:g} s")
+            time.sleep(0.02)  # anvil automines; the receipt can trail the hash by a moment
+        if int(receipt["status"], 16) != 1:
+            raise RuntimeError(f"transaction {tx_hash} reverted")
+        return dict(receipt)
+
+    def fund(self, address: str, wei: int = 10**18) -> dict[str, Any]:
+        return self.transact({"to": address, "value": hex(wei)})
+
+    def deploy_counter(self) -> str:
+        """A Counter of our own (chain/contracts/Counter.sol) at a fresh CREATE2 address."""
+        init_code = bytes.fromhex(json.loads(BUILD.read_text())["Counter"]["bytecode"].removeprefix("0x"))
+        salt = secrets.token_bytes(32)
+        digest = keccak(b"\xff" + bytes.fromhex(DETERMINISTIC_DEPLOYER[2:]) + salt + keccak(init_code))
+        address = to_checksum_address(digest[12:])
+        self.transact({"to": DETERMINISTIC_DEPLOYER, "data": "0x" + (salt + init_code).hex(), "gas": hex(1_000_000)})
+        if not self.node.get_code(address):
+            raise RuntimeError(f"Counter deployment left no code at {address}")
+        return address
+
+    # -- reads ----------------------------------------------------------------------------------------------
+    def counter_value(self, counter: str) -> int:
+        (value,) = decode(["uint256"], self.node.call(counter, NUMBER))
+        return int(value)
+
+    def counter_last_caller(self, counter: str) -> str:
+        (caller,) = decode(["address"], self.node.call(counter, LAST_CALLER))
+        return to_checksum_address(caller)
+
+    def transaction_status(self, tx_hash: str) -> int:
+        receipt = self.node.request("eth_getTransactionReceipt", [tx_hash])
+        return int(receipt["status"], 16)
+
+    def new_account(self, owner_address: str, salt: int | None = None) -> NexusAccount:
+        """The counterfactual Nexus account of ``owner_address`` (K1Validator as owner validator): not
+        deployed; its first UserOperation carries the factory data."""
+        return NexusAccount.for_owner(
+            owner_address,
+            node=self.node,
+            owner_validator=self.k1_validator,
+            bootstrap=self.nexus_bootstrap,
+            factory=self.nexus_factory,
+            salt=secrets.randbits(64) if salt is None else salt,
+            chain_id=self.chain_id,
+            addresses=self.book,
+        )
+
+
+def audit_mismatches(
+    entries: Iterable[AuditEntry], bundler: BundlerClient, refused_by_bundler: Iterable[bytes] = ()
+) -> list[str]:
+    """What in the audit trail does not match the chain; empty when everything matches.
+
+    Every signed UserOperation entry must carry a userOpHash whose digest is its EIP-191 hash, whose signature
+    recovers to the entry's address, and which has a successful bundler receipt, unless the caller knows the
+    bundler refused that op after it was signed (then it must have no receipt).
+    """
+    refused = {"0x" + bytes(h).hex() for h in refused_by_bundler}
+    problems = []
+    for entry in entries:
+        if entry.outcome != "signed" or entry.kind != "user_operation":
+            continue
+        op_hash = str(entry.context.get("user_op_hash", ""))
+        digest = personal_sign_hash(bytes.fromhex(op_hash.removeprefix("0x")))
+        if entry.digest != "0x" + digest.hex():
+            problems.append(f"entry {entry.id}: digest {entry.digest} is not personal_sign({op_hash})")
+        if entry.signature is None or Signature.from_bytes(bytes.fromhex(entry.signature.removeprefix("0x"))).recover(digest) != entry.address:
+            problems.append(f"entry {entry.id}: signature does not recover to {entry.address}")
+        receipt = bundler.get_user_operation_receipt(op_hash)
+        if op_hash in refused:
+            if receipt is not None:
+                problems.append(f"entry {entry.id}: {op_hash} was refused by the bundler but has a receipt")
+        elif receipt is None:
+            problems.append(f"entry {entry.id}: signed {op_hash} has no receipt on chain")
+        elif receipt.get("success") is not True:
+            problems.append(f"entry {entry.id}: {op_hash} was included but did not succeed")
+    return problems
