@@ -82,14 +82,20 @@ def digest(signer: Signer) -> None:
 
 
 def message(signer: Signer) -> None:
-    assert Account.recover_message(encode_defunct(text="hi"), signature=signer.sign_message("hi").signature) == signer.address
+    assert (
+        Account.recover_message(encode_defunct(text="hi"), signature=signer.sign_message("hi").signature)
+        == signer.address
+    )
     raw = signer.sign_message(b"\x00\x01bytes").signature
     assert Account.recover_message(encode_defunct(primitive=b"\x00\x01bytes"), signature=raw) == signer.address
 
 
 def typed_data(signer: Signer) -> None:
     signed = signer.sign_typed_data(full_message=TYPED_DATA)
-    assert Account.recover_message(encode_typed_data(full_message=TYPED_DATA), signature=signed.signature) == signer.address
+    assert (
+        Account.recover_message(encode_typed_data(full_message=TYPED_DATA), signature=signed.signature)
+        == signer.address
+    )
 
 
 def transaction(signer: Signer) -> None:
@@ -109,7 +115,14 @@ def user_operation_signature(signer: Signer) -> None:
     check_digest(signer, signature, personal_sign_hash(user_operation_hash(op, ENTRY_POINT, CHAIN_ID)))
 
 
-SURFACES: list[Callable[[Signer], None]] = [digest, message, typed_data, transaction, authorization, user_operation_signature]
+SURFACES: list[Callable[[Signer], None]] = [
+    digest,
+    message,
+    typed_data,
+    transaction,
+    authorization,
+    user_operation_signature,
+]
 SURFACE_IDS = [f.__name__ for f in SURFACES]
 
 
@@ -125,7 +138,10 @@ async def amessage(signer: Signer) -> None:
 
 async def atyped_data(signer: Signer) -> None:
     signed = await signer.asign_typed_data(full_message=TYPED_DATA)
-    assert Account.recover_message(encode_typed_data(full_message=TYPED_DATA), signature=signed.signature) == signer.address
+    assert (
+        Account.recover_message(encode_typed_data(full_message=TYPED_DATA), signature=signed.signature)
+        == signer.address
+    )
 
 
 async def atransaction(signer: Signer) -> None:
@@ -145,5 +161,12 @@ async def auser_operation(signer: Signer) -> None:
     check_digest(signer, signature, personal_sign_hash(user_operation_hash(op, ENTRY_POINT, CHAIN_ID)))
 
 
-ASYNC_SURFACES: list[Callable[[Signer], Awaitable[None]]] = [adigest, amessage, atyped_data, atransaction, aauthorization, auser_operation]
+ASYNC_SURFACES: list[Callable[[Signer], Awaitable[None]]] = [
+    adigest,
+    amessage,
+    atyped_data,
+    atransaction,
+    aauthorization,
+    auser_operation,
+]
 ASYNC_SURFACE_IDS = [f.__name__ for f in ASYNC_SURFACES]
