@@ -24,6 +24,7 @@ _CTX = GLOBAL_CONTEXT.ctx
 
 ID_EC_PUBLIC_KEY = bytes.fromhex("2a8648ce3d0201")  # 1.2.840.10045.2.1
 SECP256K1_OID = bytes.fromhex("2b8104000a")  # 1.3.132.0.10
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SECP256K1_EC_PARAMS = bytes.fromhex("06052b8104000a")  # DER OID, as in PKCS#11 CKA_EC_PARAMS
 _KNOWN_CURVES = {
     bytes.fromhex("2a8648ce3d030107"): "P-256 (secp256r1)",
@@ -122,3 +123,18 @@ class PublicKey:
 
     def __str__(self) -> str:
         return self.address
+
+
+def parse_private_key(text: str, where: str) -> bytes:
+    """A 32-byte secp256k1 private key from hex (0x optional), for key imports and the local backend.
+    Errors name only ``where`` (a variable or file name), never the value."""
+    text = text.strip()
+    if text[:2] in ("0x", "0X"):
+        text = text[2:]
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32 or not 0 < int.from_bytes(key, "big") < SECP256K1_ORDER:
+        raise ConfigurationError(f"{where}: expected a 32-byte hex secp256k1 private key")
+    return key

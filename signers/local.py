@@ -19,7 +19,7 @@ from eth_account import Account
 from .backend import Backend
 from .errors import AuthenticationError, ConfigurationError, KeyNotFoundError
 from .hookspecs import Register, hookimpl
-from .keys import PublicKey
+from .keys import PublicKey, parse_private_key
 from .secrets import read_secret
 from .uri import SignerURI
 
@@ -52,19 +52,6 @@ class LocalBackend(Backend):
         }
 
 
-def _parse_hex_key(text: str, where: str) -> bytes:
-    text = text.strip()
-    if text[:2] in ("0x", "0X"):
-        text = text[2:]
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise ConfigurationError(f"{where}: expected a 32-byte hex private key")
-    return key
-
-
 def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
     kind, _, ref = uri.target.partition(":")
     if kind == "env" and ref:
@@ -72,7 +59,7 @@ def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
         value = os.environ.get(ref)
         if value is None:
             raise KeyNotFoundError(f"local:env:{ref}: the environment variable is not set")
-        return LocalBackend(_parse_hex_key(value, f"local:env:{ref}"), f"local:env:{ref}")
+        return LocalBackend(parse_private_key(value, f"local:env:{ref}"), f"local:env:{ref}")
     if kind == "keystore" and ref:
         uri.refuse_unknown({"password-source"})
         where = f"local:keystore:{ref}"

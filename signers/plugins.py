@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 import threading
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 import pluggy

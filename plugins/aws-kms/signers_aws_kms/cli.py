@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 import click
 
 from signers.errors import ConfigurationError, SignerError
-from signers.keys import PublicKey
+from signers.keys import PublicKey, parse_private_key
 from signers.secrets import read_secret
 
 from .backend import KEY_SPEC
 from .connection import KmsConnection
-from .importing import address_of, import_key_material, parse_private_key
+from .importing import address_of, import_key_material
 from .target import KeyRef, KmsSettings
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -18,21 +18,6 @@ from signers.keys import PublicKey
 from .connection import KmsConnection
 
 WRAPPING_ALGORITHM = "RSAES_OAEP_SHA_256"
-SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def parse_private_key(text: str, where: str) -> bytes:
-    """32 bytes from hex (0x optional), or ConfigurationError naming only ``where`` (never the value)."""
-    text = text.strip()
-    if text[:2] in ("0x", "0X"):
-        text = text[2:]
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) != 32 or not 0 < int.from_bytes(key, "big") < SECP256K1_ORDER:
-        raise ConfigurationError(f"{where}: expected a 32-byte hex secp256k1 private key")
-    return key
 
 
 def address_of(private_key: bytes) -> str:
