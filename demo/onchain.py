@@ -130,31 +130,44 @@ class Chain:
 
 
 def audit_mismatches(
-    entries: Iterable[AuditEntry], bundler: BundlerClient, refused_by_bundler: Iterable[bytes] = ()
+    entries: Iterable[AuditEntry], bundler: BundlerClient, refused: Iterable[AuditEntry] = ()
 ) -> list[str]:
     """What in the audit trail does not match the chain; empty when everything matches.
 
-    Every signed UserOperation entry must carry a userOpHash whose digest is its EIP-191 hash, whose signature
-    recovers to the entry's address, and which has a successful bundler receipt, unless the caller knows the
-    bundler refused that op after it was signed (then it must have no receipt).
+    For every signed UserOperation entry: its digest is the EIP-191 hash of its userOpHash and its signature
+    recovers to its address; then, on chain, the op with that userOpHash has a successful receipt and carries
+    exactly that signature (a userOpHash does not cover the signature, so the same op signed by a wrong key
+    and then by the right one shares its hash: only the signature tells which of the two landed). Entries the
+    caller saw refused (``refused``) must be the ones whose signature is not on chain.
     """
-    refused = {"0x" + bytes(h).hex() for h in refused_by_bundler}
+    refused_ids = {e.id for e in refused}
     problems = []
     for entry in entries:
         if entry.outcome != "signed" or entry.kind != "user_operation":
             continue
         op_hash = str(entry.context.get("user_op_hash", ""))
         digest = personal_sign_hash(bytes.fromhex(op_hash.removeprefix("0x")))
+        signature = bytes.fromhex((entry.signature or "").removeprefix("0x"))
         if entry.digest != "0x" + digest.hex():
             problems.append(f"entry {entry.id}: digest {entry.digest} is not personal_sign({op_hash})")
-        if entry.signature is None or Signature.from_bytes(bytes.fromhex(entry.signature.removeprefix("0x"))).recover(digest) != entry.address:
+        if len(signature) != 65 or Signature.from_bytes(signature).recover(digest) != entry.address:
             problems.append(f"entry {entry.id}: signature does not recover to {entry.address}")
-        receipt = bundler.get_user_operation_receipt(op_hash)
-        if op_hash in refused:
-            if receipt is not None:
-                problems.append(f"entry {entry.id}: {op_hash} was refused by the bundler but has a receipt")
-        elif receipt is None:
-            problems.append(f"entry {entry.id}: signed {op_hash} has no receipt on chain")
-        elif receipt.get("success") is not True:
-            problems.append(f"entry {entry.id}: {op_hash} was included but did not succeed")
+        landed = landed_signature(bundler, op_hash)
+        on_chain = landed is not None and landed.endswith(signature)  # session ops: 0x00 ‖ permissionId ‖ sig
+        if entry.id in refused_ids:
+            if on_chain:
+                problems.append(f"entry {entry.id}: {op_hash} was refused, but its signature is on chain")
+        elif landed is None:
+            problems.append(f"entry {entry.id}: signed {op_hash} has no successful receipt")
+        elif not on_chain:
+            problems.append(f"entry {entry.id}: {op_hash} landed with another signature than the audited one")
     return problems
+
+
+def landed_signature(bundler: BundlerClient, user_op_hash: str | bytes) -> bytes | None:
+    """The signature field of the op with this hash as included on chain, if it was included successfully."""
+    receipt = bundler.get_user_operation_receipt(user_op_hash)
+    if receipt is None or receipt.get("success") is not True:
+        return None
+    found = bundler.get_user_operation_by_hash(user_op_hash)
+    return None if found is None else found["userOperation"].signature

@@ -129,3 +129,31 @@ def test_wrong_pin_in_a_fresh_process(softhsm: SoftHSMToken) -> None:
     assert result.stderr.startswith("error: ") and "wrong PIN" in result.stderr and "env:WRONG_PIN" in result.stderr
     assert wrong not in result.stderr + result.stdout
     assert os.environ[softhsm.pin_env] not in result.stderr + result.stdout
+
+
+def _signers(softhsm: SoftHSMToken, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **softhsm.environ(), "PKCS11_PIN_SOURCE": softhsm.pin_source}
+    return subprocess.run(
+        [sys.executable, "-c", "from signers.cli import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_signers_command_keygen_then_custody(softhsm: SoftHSMToken) -> None:
+    """Through the core's `signers` command: the plugin's group is registered, custody --json is the report."""
+    label = softhsm.new_label("signers-cli")
+    made = _signers(softhsm, "pkcs11", "keygen", "--token", softhsm.label, "--label", label, "--json")
+    assert made.returncode == 0, made.stderr
+    uri = json.loads(made.stdout)["uri"]
+    report = _signers(softhsm, "custody", uri, "--json")
+    assert report.returncode == 0, report.stderr
+    custody = json.loads(report.stdout)
+    assert custody["address"] == json.loads(made.stdout)["address"]
+    assert custody["key"]["attributes"]["EXTRACTABLE"] is False
+    assert custody["key"]["attributes"]["NEVER_EXTRACTABLE"] is True
+    assert custody["token"]["model"] == "SoftHSM v2"
+    assert os.environ[softhsm.pin_env] not in report.stdout + report.stderr + made.stdout + made.stderr

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from signers.errors import ConfigurationError, SignerError
+from signers.keys import parse_private_key
 from signers.secrets import read_secret
 
 from . import keys
@@ -137,15 +138,7 @@ def import_(
     as_json: bool,
 ) -> None:
     """Store an existing private key on the token (a migration). It is reported as once extractable."""
-    text = read_secret(key_source, "key").reveal().strip().removeprefix("0x")
-    try:
-        private = bytes.fromhex(text)
-    except ValueError:
-        private = b""
-    if len(private) != 32:
-        raise_error = ConfigurationError(f"the key from {key_source} is not a 32-byte hex private key")
-        click.echo(f"error: {raise_error}", err=True)
-        sys.exit(1)
+    private = parse_private_key(read_secret(key_source, "key").reveal(), key_source)
     public, made_id = _with_session(
         module_path,
         token_label,
