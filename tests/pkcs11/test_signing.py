@@ -1,49 +1,17 @@
-"""Every signing surface of signers.Signer, with a key generated inside SoftHSM2, recovers to its address."""
+"""Every signing surface of signers.Signer, with a key generated inside SoftHSM2, recovers to its address
+(tests/surfaces.py), sync and async."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_defunct, encode_typed_data
-from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
 import signers
 from signers import Signer
-
-TYPED_DATA = {
-    "types": {
-        "EIP712Domain": [
-            {"name": "name", "type": "string"},
-            {"name": "version", "type": "string"},
-            {"name": "chainId", "type": "uint256"},
-            {"name": "verifyingContract", "type": "address"},
-        ],
-        "Mail": [{"name": "from", "type": "address"}, {"name": "contents", "type": "string"}],
-    },
-    "primaryType": "Mail",
-    "domain": {
-        "name": "Ether Mail",
-        "version": "1",
-        "chainId": 1,
-        "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
-    },
-    "message": {"from": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826", "contents": "Hello, Bob!"},
-}
-TO = "0x000000000000000000000000000000000000dEaD"
-BASE = {"nonce": 3, "to": TO, "value": 12345, "gas": 21000, "data": b"", "chainId": 1337}
-TRANSACTIONS = {
-    "legacy": {**BASE, "gasPrice": 10**9},
-    "eip2930": {
-        **BASE,
-        "type": 1,
-        "gasPrice": 10**9,
-        "accessList": [{"address": TO, "storageKeys": ["0x" + "00" * 31 + "01"]}],
-    },
-    "eip1559": {**BASE, "type": 2, "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 10**9},
-}
+from tests.surfaces import ASYNC_SURFACE_IDS, ASYNC_SURFACES, CHAIN_ID, SURFACE_IDS, SURFACES, TO
 
 
 @pytest.fixture(scope="module")
@@ -51,49 +19,26 @@ def hsm_signer(softhsm) -> Signer:  # type: ignore[no-untyped-def]
     return signers.load_signer(softhsm.generate_key())
 
 
-def test_sign_digest_recovers(hsm_signer: Signer) -> None:
-    for i in range(20):  # ~half of SoftHSM's signatures are high-s: cover both, and the low-s rule
-        digest = keccak(b"digest %d" % i)
-        signature = hsm_signer.sign_digest(digest)
-        assert signature.recover(digest) == hsm_signer.address
-        assert signature.s <= signers.signature.HALF_N
+@pytest.mark.parametrize("surface", SURFACES, ids=SURFACE_IDS)
+def test_every_surface_recovers(hsm_signer: Signer, surface: Callable[[Signer], None]) -> None:
+    surface(hsm_signer)
 
 
-def test_async_sign_digest_recovers(hsm_signer: Signer) -> None:
-    digest = keccak(b"async")
-    signature = asyncio.run(hsm_signer.asign_digest(digest))
-    assert signature.recover(digest) == hsm_signer.address
-
-
-def test_sign_message_recovers(hsm_signer: Signer) -> None:
-    signed = hsm_signer.sign_message("hello from an HSM")
-    assert Account.recover_message(encode_defunct(text="hello from an HSM"), signature=signed.signature) == (
-        hsm_signer.address
-    )
-    raw = hsm_signer.sign_message(b"\x00\x01 bytes")
-    assert Account.recover_message(encode_defunct(primitive=b"\x00\x01 bytes"), signature=raw.signature) == (
-        hsm_signer.address
-    )
-
-
-def test_sign_typed_data_recovers(hsm_signer: Signer) -> None:
-    signed = hsm_signer.sign_typed_data(full_message=TYPED_DATA)
-    recovered = Account.recover_message(encode_typed_data(full_message=TYPED_DATA), signature=signed.signature)
-    assert recovered == hsm_signer.address
-
-
-@pytest.mark.parametrize("kind", sorted(TRANSACTIONS))
-def test_sign_transaction_recovers(hsm_signer: Signer, kind: str) -> None:
-    signed = hsm_signer.sign_transaction(TRANSACTIONS[kind])
-    assert Account.recover_transaction(signed.raw_transaction) == hsm_signer.address
+@pytest.mark.parametrize("surface", ASYNC_SURFACES, ids=ASYNC_SURFACE_IDS)
+async def test_every_async_surface_recovers(hsm_signer: Signer, surface: Callable[[Signer], Awaitable[None]]) -> None:
+    await surface(hsm_signer)
 
 
 def test_sign_authorization_and_7702_transaction_recover(hsm_signer: Signer, softhsm) -> None:  # type: ignore[no-untyped-def]
     delegate = signers.load_signer(softhsm.generate_key())  # a second device key authorises the delegation
-    authorization = delegate.sign_authorization({"chainId": 1337, "address": TO, "nonce": 0})
+    authorization = delegate.sign_authorization({"chainId": CHAIN_ID, "address": TO, "nonce": 0})
     assert to_checksum_address(authorization.authority) == delegate.address  # recovered by eth-account
     tx = {
-        **BASE,
+        "nonce": 3,
+        "to": TO,
+        "value": 12345,
+        "gas": 100_000,
+        "chainId": CHAIN_ID,
         "type": 4,
         "maxFeePerGas": 2 * 10**9,
         "maxPriorityFeePerGas": 10**9,
