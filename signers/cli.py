@@ -139,6 +139,40 @@ def sign(
         emit(out, as_json)
 
 
+@cli.command("audit")
+@click.option(
+    "--db",
+    envvar="SIGNERS_AUDIT_DB",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="the audit trail (default: $SIGNERS_AUDIT_DB)",
+)
+@click.option("--address", help="only this signer's entries")
+@click.option("--outcome", type=click.Choice(["signed", "refused"]), help="only signatures or only refusals")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output, one JSON object per line")
+def audit_command(db: str, address: str | None, outcome: str | None, as_json: bool) -> None:
+    """Show the audit trail: every signature and every refusal, oldest first."""
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from .audit import AuditTrail
+
+    trail = AuditTrail(db)
+    try:
+        for entry in trail.entries(address=address, outcome=outcome):
+            if as_json:
+                click.echo(json.dumps(asdict(entry), sort_keys=True))
+                continue
+            when = datetime.fromtimestamp(entry.at, UTC).isoformat(timespec="seconds")
+            what = entry.signature if entry.outcome == "signed" else f"refused: {entry.reason}"
+            op = entry.context.get("user_op_hash")
+            click.echo(
+                f"{when} {entry.address} {entry.kind:<14} {entry.digest} {what}" + (f" userOp {op}" if op else "")
+            )
+    finally:
+        trail.close()
+
+
 def main() -> None:
     try:
         get_plugin_manager().hook.register_commands(cli=cli)

@@ -57,7 +57,15 @@ def test_sign_typed_data_and_tx_from_files(tmp_path: Path) -> None:
     (tmp_path / "typed.json").write_text(json.dumps(typed))
     data = json.loads(run("sign", "local:env:CLI_KEY", "--typed-data", str(tmp_path / "typed.json"), "--json").stdout)
     assert data["signature"] == Account.sign_typed_data(KEY, full_message=typed).signature.to_0x_hex()
-    tx = {"to": ADDRESS, "value": 1, "gas": 21000, "maxFeePerGas": 2, "maxPriorityFeePerGas": 1, "nonce": 0, "chainId": 31337}
+    tx = {
+        "to": ADDRESS,
+        "value": 1,
+        "gas": 21000,
+        "maxFeePerGas": 2,
+        "maxPriorityFeePerGas": 1,
+        "nonce": 0,
+        "chainId": 31337,
+    }
     data = json.loads(run("sign", "local:env:CLI_KEY", "--tx", "-", "--json", stdin=json.dumps(tx)).stdout)
     assert data["raw_transaction"] == Account.sign_transaction(tx, KEY).raw_transaction.to_0x_hex()
     assert Account.recover_transaction(data["raw_transaction"]) == ADDRESS
@@ -70,7 +78,15 @@ def test_errors_go_to_stderr_with_status() -> None:
     assert missing.returncode == 1 and "not set" in missing.stderr
     usage = run("sign", "local:env:CLI_KEY")
     assert usage.returncode == 2 and "exactly one" in usage.stderr
-    mismatch = run("sign", "local:env:CLI_KEY", "--chain-id", "1", "--tx", "-", stdin=json.dumps({"to": ADDRESS, "value": 0, "gas": 21000, "gasPrice": 1, "nonce": 0, "chainId": 5}))
+    mismatch = run(
+        "sign",
+        "local:env:CLI_KEY",
+        "--chain-id",
+        "1",
+        "--tx",
+        "-",
+        stdin=json.dumps({"to": ADDRESS, "value": 0, "gas": 21000, "gasPrice": 1, "nonce": 0, "chainId": 5}),
+    )
     assert mismatch.returncode == 1 and "chain 5" in mismatch.stderr
     assert KEY[2:] not in bad.stderr + missing.stderr + mismatch.stderr
 
@@ -78,3 +94,27 @@ def test_errors_go_to_stderr_with_status() -> None:
 def test_custody_report() -> None:
     data = json.loads(run("custody", "local:env:CLI_KEY", "--json").stdout)
     assert data["address"] == ADDRESS and data["extractable"] is True
+
+
+def test_audit_command_shows_signatures(tmp_path: Path) -> None:
+    db = str(tmp_path / "audit.db")
+    env_run = lambda *a: subprocess.run(
+        [SIGNERS, *a],
+        capture_output=True,
+        text=True,
+        timeout=60,  # noqa: E731
+        env={**os.environ, "CLI_KEY": KEY, "SIGNERS_AUDIT_DB": db},
+    )
+    signed = json.loads(env_run("sign", "local:env:CLI_KEY", "--message", "audited", "--json").stdout)
+    lines = env_run("audit", "--json").stdout.splitlines()
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert (entry["outcome"], entry["address"], entry["signature"], entry["kind"]) == (
+        "signed",
+        ADDRESS,
+        signed["signature"],
+        "message",
+    )
+    assert entry["digest"] == signed["message_hash"]
+    assert KEY[2:] not in lines[0]
+    assert env_run("audit", "--outcome", "refused").stdout == ""
