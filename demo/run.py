@@ -19,6 +19,8 @@ every check passed. LOCALSTACK_PORT, SIGNERS_CHAIN_RPC_PORT and SIGNERS_CHAIN_BU
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import signal
 import sys
 import time
@@ -47,6 +49,17 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signal.Signals(signum).name)
 
 
+def _hold_lock(stack: contextlib.ExitStack) -> None:
+    """One demo at a time per clone: a second one would recreate the first one's token under its feet."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    fd = os.open(STATE / "lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    stack.callback(os.close, fd)  # closing releases the lock
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise DemoFailure("another demo is running in this clone (.state/demo/lock); wait for it to finish") from None
+
+
 def _progress(message: str) -> None:
     print(f"demo: {message}", file=sys.stderr, flush=True)
 
@@ -60,7 +73,7 @@ def main() -> int:
     status = 1
     try:
         report.title("signers demo: Smart Sessions with the owner key in AWS KMS and the session key in an HSM")
-        STATE.mkdir(parents=True, exist_ok=True)
+        _hold_lock(services)
         _progress("creating a private SoftHSM token under .state/demo/softhsm ...")
         token = start_softhsm(services, STATE / "softhsm", "signers-demo", PIN_ENV)
         kms = start_localstack(services, _progress)

@@ -87,15 +87,23 @@ def start_softhsm(stack: contextlib.ExitStack, directory: Path, label: str, pin_
     shutil.rmtree(directory, ignore_errors=True)  # a fresh token every run: leftovers of a killed run go
     stack.callback(shutil.rmtree, directory, ignore_errors=True)
     home = prepare(directory, find_module())
+    for name in (*home.environ(), pin_env):  # put the caller's environment back afterwards
+        stack.callback(_restore_env, name, os.environ.get(name))
     os.environ.update(home.environ())
     os.environ[pin_env] = secrets.token_hex(8)
-    stack.callback(os.environ.pop, pin_env, None)
     home.init_token(label, os.environ[pin_env], secrets.token_hex(8))
     from signers_pkcs11 import module as modules
 
     if os.path.realpath(home.module) in modules._modules:  # loaded earlier with another config: read ours
         modules.get_module(home.module).reinitialize()
     return HsmToken(directory, home.module, label, pin_env)
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 # -- LocalStack ----------------------------------------------------------------------------------------------
@@ -115,9 +123,9 @@ class LocalStackKms:
 
     def create_key(self, description: str) -> tuple[str, str]:
         """A new ECC_SECG_P256K1 SIGN_VERIFY key: (key id, aws-kms:// URI)."""
-        metadata = self.client().create_key(
-            KeySpec="ECC_SECG_P256K1", KeyUsage="SIGN_VERIFY", Description=description
-        )["KeyMetadata"]
+        metadata = self.client().create_key(KeySpec="ECC_SECG_P256K1", KeyUsage="SIGN_VERIFY", Description=description)[
+            "KeyMetadata"
+        ]
         key_id = metadata["KeyId"]
         uri = f"aws-kms://{key_id}?region={REGION}&endpoint-url={quote(self.endpoint, safe='')}"
         return key_id, uri

@@ -14,17 +14,33 @@ import pytest
 
 import signers
 from demo.onchain import Chain
-from signers.aa import NexusAccount, enable_scope_check
+from signers.aa import CANONICAL, BundlerClient, NexusAccount, NodeClient, enable_scope_check
 from signers.audit import AuditTrail
 from signers.signer import Signer
+from tests.fixtures.chain import ChainStack
 
 
 @pytest.fixture(scope="session")
-def chain(chain_stack: Any) -> Iterator[Chain]:
-    from tests.fixtures.chain import load_stack_module
-
-    deployment, _ = load_stack_module().start()  # the running stack's deployment.json (chain_stack started it)
-    world = Chain.from_deployment(deployment, funder_index=3)
+def chain(chain_stack: ChainStack) -> Iterator[Chain]:
+    world = Chain(
+        node=NodeClient(chain_stack.rpc_url),
+        bundler=BundlerClient(chain_stack.bundler_url),
+        chain_id=chain_stack.chain_id,
+        book=CANONICAL.with_overrides(
+            entry_point=chain_stack.entry_point,
+            smart_sessions=chain_stack.smart_sessions,
+            ownable_validator=chain_stack.ownable_validator,
+            sudo_policy=chain_stack.policies["sudo"],
+            time_frame_policy=chain_stack.policies["time_frame"],
+            uni_action_policy=chain_stack.policies["uni_action"],
+            value_limit_policy=chain_stack.policies["value_limit"],
+            usage_limit_policy=chain_stack.policies["usage_limit"],
+        ),
+        k1_validator=chain_stack.k1_validator,
+        nexus_bootstrap=chain_stack.nexus_bootstrap,
+        nexus_factory=chain_stack.nexus_factory,
+        funder=chain_stack.accounts[-1].address,  # unlocked in anvil; other test folders start from the first
+    )
     assert world.bundler.supported_entry_points() == [world.book.entry_point]
     enable_scope_check()  # the before_sign hook on the global plugin manager, as send_session_user_operation does
     try:

@@ -142,19 +142,26 @@ def test_counterfactual_account_then_session_ops_without_the_owner(
 
 
 def test_out_of_scope_call_refused_locally_then_by_the_chain(
-    chain: Chain, granted: Granted, counter: str, audit: AuditTrail
+    chain: Chain, granted: Granted, counter: str, audit: AuditTrail, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     g = granted
     out_of_scope = [Call(counter, 0, SET_NUMBER + (7).to_bytes(32, "big"))]
+    device_calls: list[bytes] = []
+    device_sign = g.session_key.backend.sign
+
+    def counted_sign(digest: bytes) -> bytes:  # a spy on the real HSM backend: counts, then signs
+        device_calls.append(digest)
+        return device_sign(digest)
+
+    monkeypatch.setattr(g.session_key.backend, "sign", counted_sign)
 
     # 1. the flow's own check refuses before gas estimation: nothing signed, nothing sent
     with pytest.raises(ScopeViolationError, match="outside session") as refused:
         send_session_user_operation(g.account, g.session_key, chain.bundler, g.permission_id, out_of_scope)
     assert refused.value.call_index == 0
-    assert audit.entries(address=g.session_key.address) == []
 
-    # 2. an op built by hand and signed directly: the before_sign hook refuses it before the HSM is asked,
-    #    and the audit trail records the refusal (no signature)
+    # 2. an op built by hand and signed directly: the before_sign hook refuses it, and the audit trail records
+    #    the refusal (no signature)
     validation = g.account.session_validation(g.permission_id)
     op = UserOperation(
         sender=g.account.address,
@@ -168,9 +175,12 @@ def test_out_of_scope_call_refused_locally_then_by_the_chain(
     )
     with pytest.raises(ScopeViolationError, match="outside session"):
         g.account.sign_user_operation(op, g.session_key, validation)
-    (entry,) = audit.entries(address=g.session_key.address)
-    assert entry.outcome == "refused" and entry.signature is None and "outside session" in str(entry.reason)
-    assert entry.context["user_op_hash"] == "0x" + g.account.user_op_hash(op.replace(signature=validation.stub)).hex()
+    assert device_calls == []  # the HSM was never asked, in either case
+    assert signed(audit, g.session_key) == []
+    refusals = audit.entries(address=g.session_key.address, outcome="refused")
+    assert all(e.signature is None and "outside session" in str(e.reason) for e in refusals)
+    hand_built_hash = "0x" + g.account.user_op_hash(op.replace(signature=validation.stub)).hex()
+    assert hand_built_hash in [e.context["user_op_hash"] for e in refusals]
 
     # 3. with the local check off the op reaches the bundler, whose simulation of SmartSession refuses it
     with pytest.raises(UserOperationRejectedError) as rejected:
@@ -260,12 +270,13 @@ def test_rotate_session_key(
     with pytest.raises(UserOperationRejectedError) as rejected:
         increment(chain, old, counter, scope_check=False)
     assert rejected.value.aa_code == "AA23"
-    # the old key under the new permission: the local check passes (it knows scopes, not keys), the HSM signs,
-    # and the EntryPoint refuses the signature (the permission's session validator owns only the new key)
+    # the old key under the new permission: the HSM signs, and the EntryPoint refuses the signature (the
+    # permission's session validator owns only the new key)
     with pytest.raises(SignatureCheckFailedError) as wrong_key:
         send_session_user_operation(
-            old.account, old.session_key, chain.bundler, new.permission_id, [Call(counter, 0, INCREMENT)]
-        )
+            old.account, old.session_key, chain.bundler, new.permission_id, [Call(counter, 0, INCREMENT)],
+            scope_check=False,
+        )  # fmt: skip
     assert wrong_key.value.aa_code == "AA24"
 
     increment(chain, new, counter)
