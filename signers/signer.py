@@ -57,6 +57,7 @@ class Signer:
             plugin_manager = get_plugin_manager()
         self.backend = backend
         self.chain_id = chain_id
+        self.plugin_manager = plugin_manager
         self._hook = plugin_manager.hook
         self.public_key = backend.public_key()
         self.address = self.public_key.address
@@ -241,6 +242,12 @@ class Signer:
         op_hash = user_operation_hash(user_operation, entry_point, chain_id)
         context = {"user_op_hash": op_hash, "entry_point": entry_point, "chain_id": chain_id}
         return hashing.personal_sign_hash(op_hash), context
+
+    def preflight_user_operation(self, user_operation: UserOperation, entry_point: str, chain_id: int) -> None:
+        """Run the policies (before_sign) on an op without signing it: a refusal raises, and the audit
+        trail records it, before a draft op is shown to anyone (a bundler's gas estimation, say)."""
+        digest, context = self._user_operation(user_operation, entry_point, chain_id)
+        self._request(digest, "user_operation", user_operation, context)
 
     def sign_user_operation(self, user_operation: UserOperation, entry_point: str, chain_id: int) -> Signature:
         """ERC-4337 v0.7: EIP-191 personal_sign over the userOpHash, v = 27/28, as the account expects."""

@@ -23,7 +23,8 @@ from .addresses import ZERO_ADDRESS
 from .bundler import BundlerClient, GasFees, Paymaster
 from .execution import Call, ModuleType, as_call, encode_install_module
 from .hexutil import BytesLike, to_bytes
-from .scope import SCOPES, ScopeRegistry, SessionScopeCheck, enable_scope_check, scope_check_disabled
+from .scope import PLUGIN_NAME as SCOPE_PLUGIN_NAME
+from .scope import SCOPES, ScopeRegistry, SessionScopeCheck, scope_check_disabled
 from .sessions import (
     CreateSessionDataParams,
     Session,
@@ -226,8 +227,10 @@ def send_session_user_operation(
             paymaster=ZERO_ADDRESS if paymaster is not None else None,
             signature=validation.stub,
         )
-        enable_scope_check()  # the before_sign hook on the global plugin manager
-        SessionScopeCheck(registry).check(draft, account.chain_id)
+        session_signer.preflight_user_operation(draft, account.entry_point, account.chain_id)  # audited
+        hooked = session_signer.plugin_manager.get_plugin(SCOPE_PLUGIN_NAME) is not None
+        if registry is not SCOPES or not hooked:  # the built-in hook knows the process-wide registry only
+            SessionScopeCheck(registry).check(draft, account.chain_id, signer=session_signer.address)
     op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=key, deploy=False)
     if scope_check:
         signed = account.sign_user_operation(op, session_signer, validation)

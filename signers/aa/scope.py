@@ -247,10 +247,11 @@ class SessionScopeCheck:
         if request.kind != "user_operation" or not isinstance(request.payload, UserOperation):
             return
         chain_id = request.context.get("chain_id")
-        self.check(request.payload, chain_id if isinstance(chain_id, int) else None)
+        self.check(request.payload, chain_id if isinstance(chain_id, int) else None, signer=request.signer.address)
 
-    def check(self, op: UserOperation, chain_id: int | None = None) -> None:
-        """Refuse ``op`` if it is a session op outside its registered scope (no-op when turned off)."""
+    def check(self, op: UserOperation, chain_id: int | None = None, *, signer: str | None = None) -> None:
+        """Refuse ``op`` if it is a session op outside its registered scope (no-op when turned off), or if
+        ``signer`` is not the session's key (the chain would refuse its signature with AA24)."""
         if not self.enabled or _disabled.get():
             return
         pid: bytes | None
@@ -276,6 +277,12 @@ class SessionScopeCheck:
                     "or sign inside scope_check_disabled()",
                 )
             return
+        session_key = scope.session.session_key
+        if signer is not None and session_key and signer.lower() != session_key.lower():
+            raise ScopeViolationError(
+                f"permission 0x{scope.permission_id.hex()} belongs to session key {session_key}, not to {signer}",
+                hint="sign with the session key the permission was granted to",
+            )
         check_scope(op, scope, chain_id=chain_id, now=int(self.clock()))
 
 

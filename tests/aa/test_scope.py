@@ -279,3 +279,30 @@ def test_signing_for_the_wrong_validator_is_refused(account: StartaleAccount, se
 
 def test_mode_single_is_the_sdk_mode() -> None:
     assert bytes(32) == MODE_SINGLE
+
+
+def test_a_signer_that_is_not_the_session_key_is_refused(
+    account: StartaleAccount, setup: Any, granted: Any, plugin_manager: pluggy.PluginManager
+) -> None:
+    other = CountingBackend(bytes.fromhex("11" * 32))
+    signer = Signer(other, plugin_manager=plugin_manager)
+    op = session_op(account, encode_execute([Call(TOKEN, 0, transfer(RECIPIENT, 1))]))
+    with pytest.raises(
+        ScopeViolationError, match=f"belongs to session key {granted.session_key}, not to {signer.address}"
+    ):
+        sign(account, signer, granted.permission_id, op)
+    assert other.signs == 0
+
+
+def test_preflight_refuses_without_signing(account: StartaleAccount, setup: Any, granted: Any) -> None:
+    signer, backend, _, _ = setup
+    op = session_op(
+        account,
+        encode_execute([Call(OTHER, 0, INCREMENT)]),
+        signature=account.session_validation(granted.permission_id).stub,
+    )
+    with pytest.raises(ScopeViolationError, match="call #0"):
+        signer.preflight_user_operation(op, account.entry_point, 31337)
+    in_scope = session_op(account, encode_execute([Call(TOKEN, 0, transfer(RECIPIENT, 1))]), signature=op.signature)
+    signer.preflight_user_operation(in_scope, account.entry_point, 31337)
+    assert backend.signs == 0
