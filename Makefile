@@ -39,7 +39,7 @@ demo: services
 	$(PY) demo/run.py
 
 lint: install
-	$(VENV)/bin/ruff check signers plugins tests bench
+	$(VENV)/bin/ruff check signers plugins tests bench demo chain softhsm
 	$(VENV)/bin/mypy
 
 clean:

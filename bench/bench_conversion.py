@@ -58,7 +58,8 @@ def run() -> list[Row]:
         r, s = parse_der(der)
         s = min(s, 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141 - s)
         for v in (0, 1):
-            if native.Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(digest).to_canonical_address() == public.address_bytes:
+            recovered = native.Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(digest)
+            if recovered.to_canonical_address() == public.address_bytes:
                 break
 
     floor = batch_median_seconds(bare_recovery, 200, 15)

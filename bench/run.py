@@ -1,7 +1,7 @@
 """`make bench`: every bench/bench_*.py in one run, one table. Each module starts the services it needs.
 
-    python bench/run.py                  all benchmarks
-    python bench/run.py conversion pkcs11   only those (names after bench_)
+python bench/run.py                  all benchmarks
+python bench/run.py conversion pkcs11   only those (names after bench_)
 """
 
 from __future__ import annotations

@@ -161,19 +161,34 @@ def _recorded_pid(name: str) -> int | None:
     return pid
 
 
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pgid, os.WNOHANG)  # reap the wrapper if it is our child, so it is not counted as alive
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _stop_process(name: str) -> bool:
     pid = _recorded_pid(name)
     _pid_file(name).unlink(missing_ok=True)
     if pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
+    # Each process was started in its own session (pgid = pid): signal the whole group, so that the real
+    # anvil / alto under the `node .bin/...` wrapper stops too, not only the wrapper.
+    _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while _start_time(pid) is not None and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.05)  # waiting for our own child to exit
-    if _start_time(pid) is not None:
-        os.kill(pid, signal.SIGKILL)
+    while _group_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting for our own processes to exit
+    if _group_alive(pid):
+        _signal_group(pid, signal.SIGKILL)
     log(f"stopped {name} (pid {pid})")
     return True
 

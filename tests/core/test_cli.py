@@ -98,13 +98,16 @@ def test_custody_report() -> None:
 
 def test_audit_command_shows_signatures(tmp_path: Path) -> None:
     db = str(tmp_path / "audit.db")
-    env_run = lambda *a: subprocess.run(
-        [SIGNERS, *a],
-        capture_output=True,
-        text=True,
-        timeout=60,  # noqa: E731
-        env={**os.environ, "CLI_KEY": KEY, "SIGNERS_AUDIT_DB": db},
-    )
+
+    def env_run(*a):
+        return subprocess.run(
+            [SIGNERS, *a],
+            capture_output=True,
+            text=True,
+            timeout=60,  # noqa: E731
+            env={**os.environ, "CLI_KEY": KEY, "SIGNERS_AUDIT_DB": db},
+        )
+
     signed = json.loads(env_run("sign", "local:env:CLI_KEY", "--message", "audited", "--json").stdout)
     lines = env_run("audit", "--json").stdout.splitlines()
     assert len(lines) == 1

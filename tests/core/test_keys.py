@@ -40,7 +40,9 @@ def test_other_curves_are_named_and_refused(curve: ec.EllipticCurve, name: str) 
 
 
 def test_rsa_is_refused() -> None:
-    spki = rsa.generate_private_key(65537, 2048).public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    spki = (
+        rsa.generate_private_key(65537, 2048).public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    )
     with pytest.raises(WrongCurveError, match="not an elliptic-curve key"):
         PublicKey.from_bytes(spki)
 

@@ -50,7 +50,9 @@ def test_keystore_with_password_source(tmp_path: Path, monkeypatch: pytest.Monke
         ("local:file:x", ConfigurationError, "local:env:NAME"),
     ],
 )
-def test_errors_say_what_to_do(uri: str, error: type, text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_say_what_to_do(
+    uri: str, error: type, text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ks = tmp_path / "k.json"
     ks.write_text(json.dumps(Account.encrypt("0x" + "11" * 32, "pw", iterations=2)))
     monkeypatch.setenv("BADKEY", "zz")

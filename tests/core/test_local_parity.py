@@ -82,7 +82,11 @@ def test_typed_data(contents: str, amount: int, chain_id: int) -> None:
         "message": {"from": person, "to": [person, person], "contents": contents, "amount": amount},
     }
     assert signer.sign_typed_data(full_message=message) == account.sign_typed_data(full_message=message)
-    domain, types, data = message["domain"], {k: v for k, v in MAIL["types"].items() if k != "EIP712Domain"}, message["message"]
+    domain, types, data = (
+        message["domain"],
+        {k: v for k, v in MAIL["types"].items() if k != "EIP712Domain"},
+        message["message"],
+    )
     assert signer.sign_typed_data(domain, types, data) == account.sign_typed_data(domain, types, data)
 
 
@@ -111,8 +115,14 @@ def test_transactions_of_every_type(chain_id: int, nonce: int, value: int, data:
 def test_blob_transaction(pair: tuple[Signer, object]) -> None:
     signer, account = pair
     tx = {
-        "to": to_checksum_address("0x" + "11" * 20), "value": 0, "nonce": 0, "gas": 100_000, "chainId": 1,
-        "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 10**9, "maxFeePerBlobGas": 10**9,
+        "to": to_checksum_address("0x" + "11" * 20),
+        "value": 0,
+        "nonce": 0,
+        "gas": 100_000,
+        "chainId": 1,
+        "maxFeePerGas": 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "maxFeePerBlobGas": 10**9,
     }
     blobs = [b"\x00" * 131072]
     assert signer.sign_transaction(tx, blobs=blobs) == account.sign_transaction(tx, blobs=blobs)

@@ -167,7 +167,12 @@ def test_audit_trail_records_signatures_and_refusals(plugin: Plugin, tmp_path: P
     finally:
         trail.disable()
     signed, refused = trail.entries()
-    assert (signed.outcome, signed.digest, signed.signature, signed.address) == ("signed", "0x" + digest.hex(), sig.to_hex(), signer.address)
+    assert (signed.outcome, signed.digest, signed.signature, signed.address) == (
+        "signed",
+        "0x" + digest.hex(),
+        sig.to_hex(),
+        signer.address,
+    )
     assert refused.outcome == "refused" and "refused by policy" in (refused.reason or "")
     assert refused.signature is None and refused.kind == "message"
     assert trail.entries(outcome="refused") == [refused]
@@ -175,5 +180,7 @@ def test_audit_trail_records_signatures_and_refusals(plugin: Plugin, tmp_path: P
 
 def test_uri_parsing() -> None:
     uri = signers.uri.parse("aws-kms://alias/owner?region=eu-west-1&endpoint-url=http%3A%2F%2F127.0.0.1%3A4566")
-    assert uri == SignerURI("aws-kms", "alias/owner", {"region": "eu-west-1", "endpoint-url": "http://127.0.0.1:4566"}, uri.text)
+    assert uri == SignerURI(
+        "aws-kms", "alias/owner", {"region": "eu-west-1", "endpoint-url": "http://127.0.0.1:4566"}, uri.text
+    )
     assert signers.uri.parse_attributes("token=a%20b;id=%01") == {"token": "a b", "id": "\x01"}

@@ -26,9 +26,17 @@ def account(monkeypatch: pytest.MonkeyPatch) -> SignerAccount:
 def w3(chain_stack: ChainStack, account: SignerAccount) -> Web3:
     w3 = Web3(Web3.HTTPProvider(chain_stack.rpc_url))
     funder = chain_stack.accounts[-1]
-    tx = {"to": account.address, "value": 10**18, "gas": 21000, "gasPrice": w3.eth.gas_price, "chainId": w3.eth.chain_id,
-          "nonce": w3.eth.get_transaction_count(funder.address)}
-    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(Account.sign_transaction(tx, funder.private_key).raw_transaction))
+    tx = {
+        "to": account.address,
+        "value": 10**18,
+        "gas": 21000,
+        "gasPrice": w3.eth.gas_price,
+        "chainId": w3.eth.chain_id,
+        "nonce": w3.eth.get_transaction_count(funder.address),
+    }
+    w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(Account.sign_transaction(tx, funder.private_key).raw_transaction)
+    )
     w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account), layer=0)
     return w3
 
