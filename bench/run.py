@@ -1,4 +1,5 @@
-"""`make bench`: every bench/bench_*.py in one run, one table. Each module starts the services it needs.
+"""`make bench`: every bench/bench_*.py in one run, one table. Each module starts the services it needs and
+runs in a process of its own: a PKCS#11 library, for one, is initialised once per process with one config.
 
 python bench/run.py                  all benchmarks
 python bench/run.py conversion pkcs11   only those (names after bench_)
@@ -6,16 +7,24 @@ python bench/run.py conversion pkcs11   only those (names after bench_)
 
 from __future__ import annotations
 
-import importlib
+import json
+import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.common import Row, print_table  # noqa: E402
+
+# Runs one benchmark module; its rows go to stdout as the last line, JSON (its own prints go to stderr).
+CHILD = """
+import contextlib, dataclasses, importlib, json, sys
+with contextlib.redirect_stdout(sys.stderr):
+    rows = importlib.import_module("bench.bench_" + sys.argv[1]).run()
+print(json.dumps([dataclasses.asdict(r) for r in rows]))
+"""
 
 
 def main(names: list[str]) -> int:
@@ -30,11 +39,13 @@ def main(names: list[str]) -> int:
     for name in chosen:
         print(f"== bench_{name} ...", file=sys.stderr, flush=True)
         started = time.monotonic()
-        try:
-            rows.extend(importlib.import_module(f"bench.bench_{name}").run())
-        except Exception:
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, name], stdout=subprocess.PIPE, text=True, cwd=HERE.parent, check=False
+        )
+        if child.returncode == 0:
+            rows.extend(Row(**row) for row in json.loads(child.stdout.splitlines()[-1]))
+        else:
             failed.append(name)
-            traceback.print_exc()
         print(f"   done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     print_table(rows, "signers benchmarks (medians; ratios in one run)")
     if failed:

@@ -3,10 +3,13 @@
 Conversion = strict parse, low-s normalisation (EIP-2), recovery id, and a self-check that the signature
 recovers to the expected key. A signature that fails the check is never returned.
 
-Speed (bench/bench_conversion.py): with the expected ``PublicKey`` the cost is one libsecp256k1 recovery
-(recid 0). When that is not the key (half the time), the recid-1 key follows from the first without a second
-recovery: the two candidates Q0, Q1 of a signature (r, s) over z satisfy Q0 + Q1 = -2 z r^-1 G, so
-Q1 = -Q0 + t G with t = -2 z r^-1 mod n: one fixed-base multiplication, about 40% of a recovery.
+Speed (bench/bench_conversion.py): with the expected ``PublicKey`` Q the cost is one libsecp256k1 multi-
+scalar multiplication, what a single recovery costs. Verifying (r, s) over z computes the nonce point
+R = (z/s) G + (r/s) Q and checks R.x = r; R's y parity is then the recovery id, so one computation gives both
+the check and v. libsecp256k1 does not expose that sum, but its recovery computes (1/r')(s' R_in - z' G) for
+a point R_in given by its x (r') and y parity (recid'): with R_in = Q, r' = Q.x, s' = r' r / s and
+z' = -r' z / s, the "recovered key" is exactly R. Q.x >= n (a 2**-128 chance) and invalid signatures take
+the slower path: recover both candidates and compare addresses.
 """
 
 from __future__ import annotations
@@ -162,21 +165,17 @@ class Signature:
             raise MalformedSignatureError("s is zero or not below the curve order")
         if s > HALF_N:  # EIP-2: the other (low) s of the pair is equally valid and the only one accepted
             s = N - s
-        compact = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         if isinstance(expected, PublicKey):
-            recovered = _recover(compact, 0, digest)
-            if recovered is not None:
-                if lib.secp256k1_ec_pubkey_cmp(_CTX, recovered, expected._c) == 0:
-                    return cls(r, s, 27)
-                if _is_recid_1_key(recovered, r, digest, expected):
-                    return cls(r, s, 28)
-            address = expected.address_bytes
-        else:
-            address = _address_bytes(expected)
-            for recid in (0, 1):
-                recovered = _recover(compact, recid, digest)
-                if recovered is not None and _address_of(recovered) == address:
-                    return cls(r, s, 27 + recid)
+            recid = _recovery_id(r, s, digest, expected)
+            if recid is not None:
+                return cls(r, s, 27 + recid)
+        # No key, or the fast path said no (or could not run): recover both candidates and compare addresses.
+        address = _address_bytes(expected)
+        compact = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        for recid in (0, 1):
+            recovered = _recover(compact, recid, digest)
+            if recovered is not None and _address_of(recovered) == address:
+                return cls(r, s, 27 + recid)
         raise SignatureVerificationError(
             f"signature does not recover to {to_checksum_address(address)}",
             expected=to_checksum_address(address),
@@ -200,16 +199,23 @@ class Signature:
             return False
 
 
-def _is_recid_1_key(q0: object, r: int, digest: bytes, key: PublicKey) -> bool:
-    """Whether the recid-1 key of the signature whose recid-0 key is ``q0`` is ``key``, without recovering it.
-    Modifies ``q0`` (negates it)."""
-    lib.secp256k1_ec_pubkey_negate(_CTX, q0)
-    t = (-2 * int.from_bytes(digest, "big") * int(gmpy2.invert(r, N))) % N
-    if t == 0:  # z = 0 mod n: Q1 = -Q0
-        return bool(lib.secp256k1_ec_pubkey_cmp(_CTX, q0, key._c) == 0)
-    t_g = ffi.new("secp256k1_pubkey *")
-    lib.secp256k1_ec_pubkey_create(_CTX, t_g, t.to_bytes(32, "big"))
-    q1 = ffi.new("secp256k1_pubkey *")
-    if not lib.secp256k1_ec_pubkey_combine(_CTX, q1, ffi.new("secp256k1_pubkey *[2]", [q0, t_g]), 2):
-        return False  # the sum is the point at infinity: no valid key
-    return bool(lib.secp256k1_ec_pubkey_cmp(_CTX, q1, key._c) == 0)
+def _recovery_id(r: int, s: int, digest: bytes, key: PublicKey) -> int | None:
+    """0 or 1 if (r, s) over ``digest`` is ``key``'s signature; None if not, or if Q.x >= n (then Q.x cannot
+    stand as r' of a recoverable signature, and the caller recovers both candidates). See the module docstring."""
+    qx = int.from_bytes(key.point[1:33], "big")
+    if qx >= N:
+        return None
+    s_inv = int(gmpy2.invert(s, N))
+    s_prime = qx * r % N * s_inv % N
+    z_prime = -qx * int.from_bytes(digest, "big") % N * s_inv % N
+    nonce_point = _recover(
+        qx.to_bytes(32, "big") + s_prime.to_bytes(32, "big"), key.point[64] & 1, z_prime.to_bytes(32, "big")
+    )
+    if nonce_point is None:
+        return None
+    out = ffi.new("unsigned char[33]")
+    size = ffi.new("size_t *", 33)
+    lib.secp256k1_ec_pubkey_serialize(_CTX, out, size, nonce_point, 0x102)  # SECP256K1_EC_COMPRESSED
+    compressed = bytes(ffi.buffer(out, 33))
+    # R.x = r: valid, and R's y parity is the recovery id. R.x = r + n (recids 2, 3) Ethereum cannot express.
+    return compressed[0] - 2 if int.from_bytes(compressed[1:], "big") == r else None
