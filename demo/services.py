@@ -14,7 +14,6 @@ started by a pytest session) is reused and left alone.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import secrets
@@ -25,7 +24,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
@@ -158,19 +156,6 @@ def start_localstack(stack: contextlib.ExitStack, progress: Progress = _stderr) 
 
 
 # -- the chain stack -----------------------------------------------------------------------------------------
-def chain_stack_module() -> ModuleType:
-    """chain/stack.py as a module (chain/ is a service folder, not a package)."""
-    name = "signers_chain_stack"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "chain" / "stack.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @dataclass
 class _StopIfStarted:
     """A stop callback that only acts if the start turned out to be ours."""
@@ -185,7 +170,8 @@ class _StopIfStarted:
 
 def start_chain(stack: contextlib.ExitStack, progress: Progress = _stderr) -> tuple[dict[str, Any], bool]:
     """(deployment, started_here). A running stack is reused and left running."""
-    chain = chain_stack_module()
+    from chain import stack as chain
+
     running = chain.status()
     if running is not None:
         progress(f"chain stack already running at {running['rpc_url']}: reusing it (it will be left running)")

@@ -279,9 +279,9 @@ def test_smart_sessions_install_grant_and_session_use(
 
 
 def test_stack_start_is_idempotent(chain_stack: ChainStack) -> None:
-    from tests.fixtures.chain import load_stack_module
+    from chain import stack
 
-    deployment, started_here = load_stack_module().start()
+    deployment, started_here = stack.start()
     assert started_here is False
     assert deployment["entry_point"] == chain_stack.entry_point
     assert (deployment["rpc_url"], deployment["bundler_url"]) == (chain_stack.rpc_url, chain_stack.bundler_url)
