@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from eth_utils import to_checksum_address
 
 from .errors import AAConfigurationError
@@ -30,7 +32,14 @@ def to_bytes(value: BytesLike, what: str = "value", size: int | None = None) -> 
 
 def to_address(value: BytesLike, what: str = "address") -> str:
     """A checksummed address from 20 bytes or a hex string (any case)."""
-    return to_checksum_address(to_bytes(value, what, 20))
+    return _checksummed(to_bytes(value, what, 20))
+
+
+@functools.lru_cache(maxsize=4096)
+def _checksummed(address: bytes) -> str:
+    # EIP-55 costs a keccak; a session signs for the same few addresses over and over (UserOperation fields
+    # are normalised on every copy), so remember them.
+    return to_checksum_address(address)
 
 
 def to_hex(data: bytes) -> str:
