@@ -59,9 +59,10 @@ CANONICAL: dict[str, str] = {
     "UniActionPolicy": "0x0000000000714Cf48FcF88A0bFBa70d313415032",
     "ValueLimitPolicy": "0x000000000021dC45451291BCDfc9f0B46d6f0278",
     "UsageLimitPolicy": "0x00000000001d4479FA2A947026204d0283ceDe4B",
+    "ERC20SpendingLimitPolicy": "0x000000000033212E272655D8a22402Db819477A6",
 }
 # deployed with CREATE2 through the deterministic deployer (salt 0): same address on every fresh start
-CREATE2_CONTRACTS = ("K1Validator", "Counter")
+CREATE2_CONTRACTS = ("K1Validator", "Counter", "TestToken")
 
 # anvil's default dev accounts (mnemonic "test test ... junk"): 0 deploys, 1 and 2 are Alto's executor and
 # utility wallets, 3..9 are free for tests and the demo.
@@ -367,9 +368,11 @@ def _deploy(url: str, deployer_address: str) -> dict[str, Any]:
             "uni_action": own["UniActionPolicy"],
             "value_limit": own["ValueLimitPolicy"],
             "usage_limit": own["UsageLimitPolicy"],
+            "erc20_spending_limit": own["ERC20SpendingLimitPolicy"],
         },
         "k1_validator": own["K1Validator"],
         "counter": own["Counter"],
+        "test_token": own["TestToken"],
     }
 
 

@@ -1,0 +1,136 @@
+"""ERC-20 spending limits (ActionPolicyInfo.token_limits) end to end: owner key in LocalStack KMS, session key in
+SoftHSM, the real SmartSession module calling ERC20SpendingLimitPolicy at its canonical address (chain/README.md).
+
+The spent amount is on-chain state: the local scope check does not track it (signers/aa/scope.py), so an op
+beyond the limit passes the local check and is refused by the chain, in the bundler's validation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector as selector
+from eth_utils import keccak, to_checksum_address
+
+from demo.onchain import Chain, audit_mismatches
+from signers.aa import (
+    SCOPES,
+    ActionPolicyInfo,
+    Call,
+    CreateSessionDataParams,
+    NexusAccount,
+    TokenLimit,
+    UserOperation,
+    UserOperationRejectedError,
+    grant_permission,
+    install_smart_sessions,
+    send_session_user_operation,
+)
+from signers.aa.scope import check_scope
+from signers.audit import AuditTrail
+from signers.signer import Signer
+from tests.fixtures.chain import ChainStack
+
+TRANSFER = selector("transfer(address,uint256)")
+LIMIT = 100
+
+
+def transfer(to: str, amount: int) -> bytes:
+    return TRANSFER + encode(["address", "uint256"], [to, amount])
+
+
+def mint(to: str, amount: int) -> bytes:
+    return selector("mint(address,uint256)") + encode(["address", "uint256"], [to, amount])
+
+
+def balance_of(chain: Chain, token: str, holder: str) -> int:
+    data = selector("balanceOf(address)") + encode(["address"], [holder])
+    (value,) = decode(["uint256"], chain.node.call(token, data))
+    return int(value)
+
+
+def policy_data(chain: Chain, policy: str, account: str, permission_id: bytes, token: str) -> tuple[int, int, int]:
+    """ERC20SpendingLimitPolicy.getPolicyData for the (permission, token.transfer) action of ``account``: SmartSession's
+    config id is keccak(account ‖ keccak(permissionId ‖ keccak(target ‖ selector))) (smartsessions IdLib)."""
+    action_id = keccak(bytes.fromhex(token[2:]) + TRANSFER)
+    config_id = keccak(bytes.fromhex(account[2:]) + keccak(permission_id + action_id))
+    out = chain.node.call(
+        policy,
+        selector("getPolicyData(bytes32,address,address,address)")
+        + encode(["bytes32", "address", "address", "address"], [config_id, chain.book.smart_sessions, token, account]),
+    )
+    limit, spent, approved = decode(["uint256", "uint256", "uint256"], out)
+    return int(limit), int(spent), int(approved)
+
+
+def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
+    chain: Chain,
+    chain_stack: ChainStack,
+    account: NexusAccount,
+    owner: Signer,
+    session_keys: Callable[[], Signer],
+    audit: AuditTrail,
+) -> None:
+    token = chain_stack.test_token
+    policy = chain.book.erc20_spending_limit_policy
+    assert policy == chain_stack.policies["erc20_spending_limit"]  # the canonical address, deployed by the stack
+    recipient = to_checksum_address(os.urandom(20))
+
+    installed = install_smart_sessions(account, owner, chain.bundler)
+    assert installed.receipt is not None and installed.receipt["success"] is True
+    chain.transact({"to": token, "data": "0x" + mint(account.address, 500).hex()})  # the shared TestToken
+    assert balance_of(chain, token, account.address) == 500
+
+    session_key = session_keys()
+    params = CreateSessionDataParams(
+        session_public_key=session_key.address,
+        action_policies_info=[ActionPolicyInfo(token, TRANSFER, token_limits=[TokenLimit(token, LIMIT)])],
+    )
+    granted = grant_permission(account, owner, chain.bundler, params)
+    assert granted.receipt is not None and granted.receipt["success"] is True
+    (pid,) = granted.permission_ids
+    assert account.is_permission_enabled(pid) is True
+    (action,) = granted.sessions[0].actions
+    assert [p.policy for p in action.action_policies][-1] == policy  # TimeFrame, Sudo, then the spending limit
+    assert policy_data(chain, policy, account.address, pid, token) == (LIMIT, 0, 0)
+
+    def send(amount: int) -> None:
+        result = send_session_user_operation(
+            account, session_key, chain.bundler, pid, [Call(token, 0, transfer(recipient, amount))]
+        )
+        assert result.receipt is not None and result.receipt["success"] is True
+
+    send(60)
+    assert (balance_of(chain, token, account.address), balance_of(chain, token, recipient)) == (440, 60)
+    assert policy_data(chain, policy, account.address, pid, token) == (LIMIT, 60, 0)
+    send(40)
+    assert (balance_of(chain, token, account.address), balance_of(chain, token, recipient)) == (400, 100)
+    assert policy_data(chain, policy, account.address, pid, token) == (LIMIT, LIMIT, 0)
+
+    # one more unit: the local scope check knows the grant but not what was spent, so it lets the op through ...
+    scope = SCOPES.get(pid)
+    assert scope is not None
+    validation = account.session_validation(pid)
+    draft = UserOperation(
+        sender=account.address,
+        nonce=account.get_nonce(validation.validator),
+        call_data=account.encode_calls([Call(token, 0, transfer(recipient, 1))]),
+        signature=validation.stub,
+    )
+    check_scope(draft, scope, chain_id=chain.chain_id)  # does not raise
+    # ... and SmartSession refuses it in validation: the policy answers VALIDATION_FAILED, SmartSession reverts
+    # (AA23), already in the bundler's gas estimation, so the session key never signs it
+    with pytest.raises(UserOperationRejectedError) as rejected:
+        send(1)
+    assert rejected.value.aa_code == "AA23"
+    # the revert data is SmartSession's PolicyViolation(bytes32 permissionId, address policy), naming this policy
+    violation = selector("PolicyViolation(bytes32,address)") + encode(["bytes32", "address"], [pid, policy])
+    assert "0x" + violation.hex() in str(rejected.value)
+    assert (balance_of(chain, token, account.address), balance_of(chain, token, recipient)) == (400, 100)
+    assert policy_data(chain, policy, account.address, pid, token) == (LIMIT, LIMIT, 0)
+
+    assert len(audit.entries(address=session_key.address, outcome="signed")) == 2
+    assert audit_mismatches(audit.entries(), chain.bundler) == []
