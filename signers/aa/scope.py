@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
 
@@ -66,6 +66,7 @@ class ScopeRegistry:
             book = addresses
         else:
             book = addresses_for(session.chain_id) if session.chain_id is not None else AddressBook()
+        _check_policies_known(session, book)
         scope = GrantedScope(session, book, to_address(account) if account else None)
         with self._lock:
             self._scopes[scope.permission_id] = scope
@@ -79,6 +80,11 @@ class ScopeRegistry:
         with self._lock:
             return self._scopes.get(to_bytes(permission_id, "permission_id", 32))
 
+    def session_keys(self) -> set[str]:
+        """The (lowercase) addresses of every registered session key."""
+        with self._lock:
+            return {s.session.session_key.lower() for s in self._scopes.values() if s.session.session_key}
+
     def smart_sessions_addresses(self) -> set[str]:
         with self._lock:
             return {s.addresses.smart_sessions for s in self._scopes.values()}
@@ -89,6 +95,29 @@ class ScopeRegistry:
 
 
 SCOPES = ScopeRegistry()
+
+_POLICY_FIELDS = (
+    "sudo_policy",
+    "time_frame_policy",
+    "uni_action_policy",
+    "value_limit_policy",
+    "usage_limit_policy",
+    "erc20_spending_limit_policy",
+)
+
+
+def _check_policies_known(session: Session, book: AddressBook) -> None:
+    """Refuse a Session whose policies are not this book's: the check compares policy addresses, and a
+    policy it does not recognise would otherwise be skipped silently (say, a grant from another deployment)."""
+    known = {getattr(book, name) for name in _POLICY_FIELDS}
+    policies = [*session.user_op_policies, *(p for a in session.actions for p in a.action_policies)]
+    unknown = sorted({p.policy for p in policies} - known)
+    if unknown:
+        raise AAConfigurationError(
+            f"session 0x{session.permission_id.hex()} uses policies {', '.join(unknown)} that the address book "
+            f"does not know (its policies: {', '.join(sorted(known))})",
+            hint="register the deployment's AddressBook (register_addresses) or pass addresses= when registering",
+        )
 
 
 def register_session(session: Session, *, account: str | None = None, addresses: AddressBook | None = None) -> bytes:
@@ -131,7 +160,23 @@ def _check_time(what: str, init_data: bytes, now: int, call_index: int | None) -
         raise ScopeViolationError(f"{what}: not valid before {valid_after} (now {now})", call_index=call_index)
 
 
+def _decode(where: str, name: str, types: list[str], policy: Any, index: int) -> Any:
+    """A policy's init data, or a refusal: data the check cannot read is data it cannot vouch for."""
+    from eth_abi import decode
+
+    try:
+        return decode(types, policy.init_data)
+    except Exception:  # eth_abi raises several unrelated types for malformed data
+        raise ScopeViolationError(
+            f"{where}: the {name} init data of the grant cannot be decoded",
+            call_index=index,
+            hint="re-export the Session from the granter (Session.to_dict / from_dict)",
+        ) from None
+
+
 def _rule_holds(condition: int, value: int, ref: int) -> bool:
+    if condition not in ParamCondition.__members__.values():
+        return False  # unknown condition: refuse rather than guess
     return {
         ParamCondition.EQUAL: value == ref,
         ParamCondition.GREATER_THAN: value > ref,
@@ -148,8 +193,6 @@ def _describe(index: int, call: Call) -> str:
 
 def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None = None, now: int | None = None) -> None:
     """Raise ScopeViolationError naming the first thing in ``op`` that ``scope`` does not grant."""
-    from eth_abi import decode
-
     now = int(time.time()) if now is None else now
     session, book = scope.session, scope.addresses
     pid = "0x" + scope.permission_id.hex()
@@ -205,7 +248,9 @@ def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None 
             if policy.policy == book.time_frame_policy:
                 _check_time(where, policy.init_data, now, index)
             elif policy.policy == book.uni_action_policy:
-                ((value_limit, (length, rules)),) = decode([ACTION_CONFIG_ABI], policy.init_data)
+                ((value_limit, (length, rules)),) = _decode(
+                    where, "UniActionPolicy", [ACTION_CONFIG_ABI], policy, index
+                )
                 if call.value > value_limit:
                     raise ScopeViolationError(
                         f"{where}: value exceeds the per-call limit {value_limit}", call_index=index
@@ -224,7 +269,7 @@ def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None 
                             call_index=index,
                         )
             elif policy.policy == book.value_limit_policy:
-                (limit,) = decode(["uint256"], policy.init_data)
+                (limit,) = _decode(where, "ValueLimitPolicy", ["uint256"], policy, index)
                 key = (action.action_target, action.action_target_selector)
                 value_spent[key] = value_spent.get(key, 0) + call.value
                 if value_spent[key] > limit:
@@ -245,6 +290,14 @@ class SessionScopeCheck:
     @hookimpl
     def before_sign(self, request: SignRequest) -> None:
         if request.kind != "user_operation" or not isinstance(request.payload, UserOperation):
+            # A session op's signature is personal_sign over its userOpHash: a session key that signed any
+            # other message or digest could sign an out-of-scope op around this check. So it signs nothing else.
+            if self.enabled and not _disabled.get() and request.signer.address.lower() in self.registry.session_keys():
+                raise ScopeViolationError(
+                    f"{request.signer.address} is a session key: it signs session UserOperations only, not a "
+                    f"{request.kind.replace('_', ' ')}",
+                    hint="sign other things with another key, or inside scope_check_disabled()",
+                )
             return
         chain_id = request.context.get("chain_id")
         self.check(request.payload, chain_id if isinstance(chain_id, int) else None, signer=request.signer.address)
@@ -265,7 +318,8 @@ class SessionScopeCheck:
             session_modules.add(addresses_for(chain_id).smart_sessions)
         scope = self.registry.get(pid) if pid is not None else None
         if scope is None:
-            if validator in session_modules:
+            use_shaped = pid is not None and len(op.signature) == 1 + 32 + 65  # 0x00 ‖ permissionId ‖ r‖s‖v
+            if validator in session_modules or use_shaped:
                 what = (
                     f"permission 0x{pid.hex()}"
                     if pid is not None

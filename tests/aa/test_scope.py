@@ -11,6 +11,7 @@ import pytest
 from signers.aa import (
     CANONICAL,
     MODE_SINGLE,
+    AAConfigurationError,
     ActionPolicyInfo,
     Call,
     CreateSessionDataParams,
@@ -305,4 +306,68 @@ def test_preflight_refuses_without_signing(account: StartaleAccount, setup: Any,
         signer.preflight_user_operation(op, account.entry_point, 31337)
     in_scope = session_op(account, encode_execute([Call(TOKEN, 0, transfer(RECIPIENT, 1))]), signature=op.signature)
     signer.preflight_user_operation(in_scope, account.entry_point, 31337)
+    assert backend.signs == 0
+
+
+def test_a_session_key_signs_nothing_but_session_operations(account: StartaleAccount, setup: Any, granted: Any) -> None:
+    """Its signature is personal_sign over a userOpHash: a message or digest signature would be a way around."""
+    signer, backend, _, _ = setup
+    out_of_scope = session_op(account, encode_execute([Call(OTHER, 10**18, b"")]))
+    op_hash = account.user_op_hash(out_of_scope)
+    for attempt in (
+        lambda: signer.sign_message(op_hash),
+        lambda: signer.sign_digest(personal_sign_hash(op_hash)),
+        lambda: signer.sign_typed_data(full_message=TYPED),
+    ):
+        with pytest.raises(ScopeViolationError, match="is a session key: it signs session UserOperations only"):
+            attempt()
+    assert backend.signs == 0
+    with scope_check_disabled():  # the explicit opt-out still works
+        signer.sign_message(b"ok")
+    assert backend.signs == 1
+
+
+TYPED = {
+    "types": {"EIP712Domain": [{"name": "name", "type": "string"}], "M": [{"name": "x", "type": "uint256"}]},
+    "primaryType": "M",
+    "domain": {"name": "t"},
+    "message": {"x": 1},
+}
+
+
+def test_a_use_signature_for_an_unknown_permission_is_refused_whatever_the_nonce(
+    account: StartaleAccount, setup: Any
+) -> None:
+    signer, backend, _, _ = setup
+    elsewhere = "0x7777777777777777777777777777777777777777"  # a SmartSession deployment no book names
+    op = UserOperation(
+        sender=account.address,
+        nonce=account.nonce_key(elsewhere) << 64,
+        call_data=encode_execute([Call(OTHER, 0, INCREMENT)]),
+        signature=b"\x00" + b"\x99" * 32 + bytes(65),
+    )
+    with pytest.raises(ScopeViolationError, match="not known locally"):
+        signer.sign_user_operation(op, CANONICAL.entry_point, 31337)
+    assert backend.signs == 0
+
+
+def test_a_grant_with_policies_the_book_does_not_know_is_refused(granted: Any) -> None:
+    other_deployment = CANONICAL.with_overrides(time_frame_policy="0x" + "42" * 20)
+    with pytest.raises(AAConfigurationError, match="does not know"):
+        ScopeRegistry().register(granted, addresses=other_deployment)
+
+
+def test_corrupt_policy_data_is_a_refusal_not_a_crash(account: StartaleAccount, setup: Any, granted: Any) -> None:
+    from dataclasses import replace
+
+    signer, backend, registry, _ = setup
+    token_action = granted.actions[0]
+    broken_policies = tuple(
+        replace(p, init_data=p.init_data[:40]) if p.policy == CANONICAL.uni_action_policy else p
+        for p in token_action.action_policies
+    )
+    broken = replace(granted, actions=(replace(token_action, action_policies=broken_policies), *granted.actions[1:]))
+    pid = registry.register(broken, account=account.address, addresses=CANONICAL)
+    with pytest.raises(ScopeViolationError, match="UniActionPolicy init data of the grant cannot be decoded"):
+        sign(account, signer, pid, session_op(account, encode_execute([Call(TOKEN, 0, transfer(RECIPIENT, 1))])))
     assert backend.signs == 0
