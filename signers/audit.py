@@ -16,18 +16,21 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import SignerError
+from .errors import ConfigurationError
 from .hookspecs import hookimpl
 from .signature import Signature
 from .signer import SignRequest
+
+if TYPE_CHECKING:
+    from .errors import SignerError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     at          REAL NOT NULL,           -- unix time
-    outcome     TEXT NOT NULL,           -- signed | refused
+    outcome     TEXT NOT NULL,           -- signed | refused (by a policy) | failed (backend error, self-check)
     address     TEXT NOT NULL,
     backend     TEXT NOT NULL,
     kind        TEXT NOT NULL,           -- digest | message | typed_data | transaction | authorization | user_operation
@@ -67,8 +70,12 @@ class AuditTrail:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise ConfigurationError(f"audit trail {self.path}: not an SQLite database ({exc})") from None
 
     def __repr__(self) -> str:
         return f"AuditTrail({str(self.path)!r})"
@@ -107,9 +114,13 @@ class AuditTrail:
     def before_sign(self, request: SignRequest) -> Generator[None, None, None]:
         try:
             return (yield)
-        except SignerError as refusal:
-            self._record(request, "refused", None, str(refusal))
+        except Exception as refusal:  # a policy that fails with any error has refused
+            self._record(request, "refused", None, f"{type(refusal).__name__}: {refusal}")
             raise
+
+    @hookimpl
+    def sign_failed(self, request: SignRequest, error: SignerError) -> None:
+        self._record(request, "failed", None, f"{type(error).__name__}: {error}")
 
     @hookimpl
     def after_sign(self, request: SignRequest, signature: Signature) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,6 +29,14 @@ class SignersGroup(click.Group):
             return super().invoke(ctx)
         except SignerError as exc:
             fail(str(exc))
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("SIGNERS_DEBUG"):
+                raise
+            # The message of an unexpected exception may quote its input (a secret file's bytes, say): name
+            # the type only, and let a developer ask for the traceback.
+            fail(f"internal error ({type(exc).__name__}); set SIGNERS_DEBUG=1 for the traceback and report it")
 
 
 def open_signer(uri: str, chain_id: int | None = None) -> Signer:
@@ -148,7 +157,11 @@ def sign(
     help="the audit trail (default: $SIGNERS_AUDIT_DB)",
 )
 @click.option("--address", help="only this signer's entries")
-@click.option("--outcome", type=click.Choice(["signed", "refused"]), help="only signatures or only refusals")
+@click.option(
+    "--outcome",
+    type=click.Choice(["signed", "refused", "failed"]),
+    help="only signatures, only policy refusals, or only failures (backend error, self-check)",
+)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output, one JSON object per line")
 def audit_command(db: str, address: str | None, outcome: str | None, as_json: bool) -> None:
     """Show the audit trail: every signature and every refusal, oldest first."""
@@ -164,7 +177,7 @@ def audit_command(db: str, address: str | None, outcome: str | None, as_json: bo
                 click.echo(json.dumps(asdict(entry), sort_keys=True))
                 continue
             when = datetime.fromtimestamp(entry.at, UTC).isoformat(timespec="seconds")
-            what = entry.signature if entry.outcome == "signed" else f"refused: {entry.reason}"
+            what = entry.signature if entry.outcome == "signed" else f"{entry.outcome}: {entry.reason}"
             op = entry.context.get("user_op_hash")
             click.echo(
                 f"{when} {entry.address} {entry.kind:<14} {entry.digest} {what}" + (f" userOp {op}" if op else "")

@@ -41,7 +41,13 @@ def typed_data_message(
     full_message: dict[str, Any] | None = None,
 ) -> SignableMessage:
     """EIP-712, with exactly the arguments eth-account's sign_typed_data accepts."""
-    return encode_typed_data(domain_data, message_types, message_data, full_message)
+    try:
+        return encode_typed_data(domain_data, message_types, message_data, full_message)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"cannot encode the EIP-712 data: {type(exc).__name__}: {exc}",
+            hint="give domain, types, primaryType and message as EIP-712 defines them",
+        ) from None
 
 
 def authorization_hash(chain_id: int, address: str | bytes, nonce: int) -> bytes:

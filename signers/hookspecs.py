@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     import click
 
     from .backend import Backend
+    from .errors import SignerError
     from .signature import Signature
     from .signer import SignRequest
     from .uri import SignerURI
@@ -40,6 +41,12 @@ def before_sign(request: SignRequest) -> None:
 @hookspec
 def after_sign(request: SignRequest, signature: Signature) -> None:
     """Sees every signature that leaves the library (audit trail, metrics). Must not raise."""
+
+
+@hookspec
+def sign_failed(request: SignRequest, error: SignerError) -> None:
+    """Sees every request that reached the backend but produced no signature: a backend error, a signature
+    that failed its self-check, a key that changed under an alias. Must not raise."""
 
 
 @hookspec

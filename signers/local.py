@@ -74,6 +74,11 @@ def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
             key = bytes(Account.decrypt(keystore, password.reveal()))
         except ValueError:
             raise AuthenticationError(f"{where}: the keystore password is wrong (or the file is corrupt)") from None
+        except (KeyError, TypeError, AttributeError):
+            raise ConfigurationError(
+                f"{where}: not a Web3 Secret Storage keystore (a field is missing)",
+                hint="use a keystore made by eth-account, geth or `signers` key tools",
+            ) from None
         return LocalBackend(key, where)
     raise ConfigurationError(
         f"not a local signer URI: {uri.text!r}",

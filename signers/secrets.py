@@ -41,9 +41,11 @@ def read_secret(source: str | None, what: str) -> Secret:
         return Secret(value, source)
     if kind == "file" and name:
         try:
-            value = Path(name).read_text()
+            value = Path(name).read_text(encoding="utf-8")
         except OSError as exc:
             raise SecretSourceError(f"{what} source file:{name}: {exc.strerror}") from None
+        except UnicodeDecodeError:  # its message would quote the secret's bytes
+            raise SecretSourceError(f"{what} source file:{name}: not UTF-8 text") from None
         return Secret(value[:-1] if value.endswith("\n") else value, source)
     raise SecretSourceError(
         f"{what} source must be env:NAME or file:PATH",

@@ -20,7 +20,7 @@ from hexbytes import HexBytes
 
 from . import hashing
 from .backend import Backend
-from .errors import ChainIdMismatchError, SignatureVerificationError
+from .errors import ChainIdMismatchError, SignatureVerificationError, SignerError
 from .signature import Signature, check_digest
 from .transactions import prepare_transaction, quantity
 
@@ -109,10 +109,14 @@ class Signer:
     ) -> Signature:  # noqa: B006
         request = self._request(digest, kind, payload, context)
         signature = None
-        for attempt in range(self.backend.invalid_signature_retries + 1):
-            signature = self._checked(request, self.backend.sign(request.digest), attempt)
-            if signature is not None:
-                break
+        try:
+            for attempt in range(self.backend.invalid_signature_retries + 1):
+                signature = self._checked(request, self.backend.sign(request.digest), attempt)
+                if signature is not None:
+                    break
+        except SignerError as error:
+            self._hook.sign_failed(request=request, error=error)
+            raise
         assert signature is not None
         self._hook.after_sign(request=request, signature=signature)
         return signature
@@ -122,10 +126,14 @@ class Signer:
     ) -> Signature:  # noqa: B006
         request = self._request(digest, kind, payload, context)
         signature = None
-        for attempt in range(self.backend.invalid_signature_retries + 1):
-            signature = self._checked(request, await self.backend.asign(request.digest), attempt)
-            if signature is not None:
-                break
+        try:
+            for attempt in range(self.backend.invalid_signature_retries + 1):
+                signature = self._checked(request, await self.backend.asign(request.digest), attempt)
+                if signature is not None:
+                    break
+        except SignerError as error:
+            self._hook.sign_failed(request=request, error=error)
+            raise
         assert signature is not None
         self._hook.after_sign(request=request, signature=signature)
         return signature
@@ -199,7 +207,8 @@ class Signer:
         self, authorization: Mapping[str, Any]
     ) -> tuple[bytes, Callable[[Signature], SignedSetCodeAuthorization]]:
         chain_id = quantity(authorization["chainId"])
-        if self.chain_id is not None and chain_id not in (0, self.chain_id):
+        # chainId 0 makes the delegation valid on every chain: a signer pinned to a chain refuses it too
+        if self.chain_id is not None and chain_id != self.chain_id:
             raise ChainIdMismatchError(
                 f"the authorization is for chain {chain_id}, the signer for chain {self.chain_id}"
             )

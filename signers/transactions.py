@@ -39,6 +39,8 @@ def prepare_transaction(
 ) -> tuple[bytes, Callable[[Signature], SignedTransaction]]:
     """The digest to sign and a function that turns the signature into eth-account's SignedTransaction.
     A ``from`` field is allowed, as in eth-account, only if it is the signer's own address."""
+    if not isinstance(tx, Mapping):
+        raise ConfigurationError(f"a transaction must be a mapping of fields, not a {type(tx).__name__}")
     if "from" in tx:
         sender = tx["from"]
         if not isinstance(sender, str) or sender.lower() != address.lower():
@@ -54,7 +56,7 @@ def prepare_transaction(
         raise ChainIdMismatchError(f"the transaction is for chain {tx_chain}, the signer for chain {chain_id}")
     try:
         unsigned = serializable_unsigned_transaction_from_dict(dict(tx), blobs=list(blobs) if blobs else None)
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise ConfigurationError(f"cannot serialise the transaction: {exc}") from None
 
     def finish(sig: Signature) -> SignedTransaction:

@@ -121,3 +121,28 @@ def test_audit_command_shows_signatures(tmp_path: Path) -> None:
     assert entry["digest"] == signed["message_hash"]
     assert KEY[2:] not in lines[0]
     assert env_run("audit", "--outcome", "refused").stdout == ""
+
+
+def test_bad_input_is_an_error_line_never_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "typed.json").write_text(json.dumps({"types": {}, "domain": {}, "message": {}}))
+    (tmp_path / "keystore.json").write_text(json.dumps({"crypto": {}}))
+    (tmp_path / "notsqlite.db").write_bytes(b"this is not a database" * 100)
+    (tmp_path / "pw").write_bytes(b"\xffsecret-bytes")
+    keystore = f"local:keystore:{tmp_path / 'keystore.json'}"
+    cases = [
+        (("sign", "local:env:CLI_KEY", "--tx", str(tmp_path / "list.json")), "must be a mapping"),
+        (("sign", "local:env:CLI_KEY", "--typed-data", str(tmp_path / "typed.json")), "cannot encode the EIP-712"),
+        (
+            ("address", f"local:keystore:{tmp_path / 'keystore.json'}?password-source=file:{tmp_path / 'pw'}"),
+            "not UTF-8",
+        ),
+        (("address", f"local:keystore:{tmp_path / 'keystore.json'}?password-source=env:CLI_KEY"), "not a Web3 Secret"),
+        (("audit", "--db", str(tmp_path / "notsqlite.db")), "not an SQLite database"),
+    ]
+    for args, message in cases:
+        out = run(*args)
+        assert out.returncode == 1, (args, out.stderr)
+        assert "Traceback" not in out.stderr and out.stdout == ""
+        assert "error: " in out.stderr and message in out.stderr, (args, out.stderr)
+        assert "secret-bytes" not in out.stderr and "\\xff" not in out.stderr

@@ -157,7 +157,10 @@ def test_chain_id_mismatch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         signer.sign_transaction(tx)
     with pytest.raises(ChainIdMismatchError, match="chain 5"):
         signer.sign_authorization({"chainId": 5, "address": "0x" + "22" * 20, "nonce": 0})
-    assert signer.sign_authorization({"chainId": 0, "address": "0x" + "22" * 20, "nonce": 0}).chain_id == 0
+    with pytest.raises(ChainIdMismatchError, match="chain 0"):  # valid on every chain: not for a pinned signer
+        signer.sign_authorization({"chainId": 0, "address": "0x" + "22" * 20, "nonce": 0})
+    unpinned = signers.load_signer("local:env:SIGNERS_TEST_KEY")
+    assert unpinned.sign_authorization({"chainId": 0, "address": "0x" + "22" * 20, "nonce": 0}).chain_id == 0
 
 
 def test_transaction_without_chain_id_is_refused(pair: tuple[Signer, object]) -> None:

@@ -184,3 +184,32 @@ def test_uri_parsing() -> None:
         "aws-kms", "alias/owner", {"region": "eu-west-1", "endpoint-url": "http://127.0.0.1:4566"}, uri.text
     )
     assert signers.uri.parse_attributes("token=a%20b;id=%01") == {"token": "a b", "id": "\x01"}
+
+
+def test_audit_trail_records_failures_that_reached_the_backend(plugin: Plugin, tmp_path: Path) -> None:
+    """A backend that keeps signing with another key (a re-pointed alias, a faulty device) is on record."""
+    trail = AuditTrail(tmp_path / "audit.db").enable()
+    try:
+        signer = signers.load_signer("counting:x")
+        plugin.backend.bad_signatures = 10
+        with pytest.raises(SignatureVerificationError):
+            signer.sign_digest(os.urandom(32))
+
+        class Broken:
+            @hookimpl
+            def before_sign(self, request: SignRequest) -> None:
+                raise RuntimeError("policy bug")
+
+        broken = Broken()
+        signers.get_plugin_manager().register(broken)
+        try:
+            with pytest.raises(RuntimeError):
+                signer.sign_message("x")
+        finally:
+            signers.get_plugin_manager().unregister(broken)
+    finally:
+        trail.disable()
+    failed, refused = trail.entries()
+    assert failed.outcome == "failed" and failed.signature is None
+    assert "SignatureVerificationError" in (failed.reason or "") and signer.address in (failed.reason or "")
+    assert refused.outcome == "refused" and "RuntimeError: policy bug" in (refused.reason or "")
