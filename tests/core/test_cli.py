@@ -134,10 +134,10 @@ def test_bad_input_is_an_error_line_never_a_traceback(tmp_path: Path) -> None:
         (("sign", "local:env:CLI_KEY", "--tx", str(tmp_path / "list.json")), "must be a mapping"),
         (("sign", "local:env:CLI_KEY", "--typed-data", str(tmp_path / "typed.json")), "cannot encode the EIP-712"),
         (
-            ("address", f"local:keystore:{tmp_path / 'keystore.json'}?password-source=file:{tmp_path / 'pw'}"),
+            ("address", f"{keystore}?password-source=file:{tmp_path / 'pw'}"),
             "not UTF-8",
         ),
-        (("address", f"local:keystore:{tmp_path / 'keystore.json'}?password-source=env:CLI_KEY"), "not a Web3 Secret"),
+        (("address", f"{keystore}?password-source=env:CLI_KEY"), "not a Web3 Secret"),
         (("audit", "--db", str(tmp_path / "notsqlite.db")), "not an SQLite database"),
     ]
     for args, message in cases:
