@@ -57,6 +57,18 @@ AA_HINTS: dict[str, str] = {
 }
 
 
+class UserOperationHashMismatchError(AAError):
+    """The bundler answered a userOpHash other than the op's own: it did not accept the op that was signed."""
+
+    hint = "do not trust this bundler's answers for this op; check the bundler's EntryPoint and chain id"
+
+
+class OperationCostError(AAError):
+    """The gas and fees a bundler or paymaster chose would let the op cost more than the caller allows."""
+
+    hint = "raise max_cost_wei if the network is that expensive, or use another bundler"
+
+
 class RpcError(AAError):
     """A JSON-RPC error response. ``code``, ``aa_code``, ``data`` and ``method`` keep what the server said."""
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .accounts import SmartAccount, Validation, random_nonce_key
 from .addresses import ZERO_ADDRESS
 from .bundler import BundlerClient, GasFees, Paymaster
+from .errors import OperationCostError, UserOperationHashMismatchError
 from .execution import Call, ModuleType, as_call, encode_install_module
 from .hexutil import BytesLike, to_bytes
 from .scope import PLUGIN_NAME as SCOPE_PLUGIN_NAME
@@ -109,12 +110,44 @@ def _send(
     deploy: bool,
     wait: bool,
     timeout: float,
+    max_cost_wei: int | None = None,
 ) -> UserOperationResult:
     op = build_user_operation(
         account, calls, validation, bundler, paymaster=paymaster, nonce_key=nonce_key, deploy=deploy
     )
+    _check_cost(op, max_cost_wei)
     signed = account.sign_user_operation(op, signer, validation)
+    return _submit(account, bundler, signed, wait, timeout)
+
+
+def _check_cost(op: UserOperation, max_cost_wei: int | None) -> None:
+    """Gas limits and fees come from the bundler (and a paymaster): bound what the signature lets it charge."""
+    if max_cost_wei is None:
+        return
+    gas = (
+        op.call_gas_limit
+        + op.verification_gas_limit
+        + op.pre_verification_gas
+        + (op.paymaster_verification_gas_limit or 0)
+        + (op.paymaster_post_op_gas_limit or 0)
+    )
+    cost = gas * op.max_fee_per_gas
+    if cost > max_cost_wei:
+        raise OperationCostError(
+            f"the op could cost up to {cost} wei ({gas} gas at {op.max_fee_per_gas} wei), over max_cost_wei "
+            f"{max_cost_wei}; nothing was signed"
+        )
+
+
+def _submit(
+    account: SmartAccount, bundler: BundlerClient, signed: UserOperation, wait: bool, timeout: float
+) -> UserOperationResult:
     op_hash = bundler.send_user_operation(signed, account.entry_point)
+    expected = account.user_op_hash(signed)
+    if op_hash != expected:
+        raise UserOperationHashMismatchError(
+            f"the bundler answered userOpHash 0x{op_hash.hex()}, but the op it was sent is 0x{expected.hex()}"
+        )
     receipt = bundler.wait_for_receipt(op_hash, timeout=timeout) if wait else None
     return UserOperationResult(op_hash, signed, receipt)
 
@@ -137,6 +170,7 @@ def install_smart_sessions(
     nonce_key: int = 0,
     wait: bool = True,
     timeout: float = 60.0,
+    max_cost_wei: int | None = None,
 ) -> UserOperationResult:
     """Install the SmartSession validator (the SDK's ``installModule(getSmartSessionsValidator({}))``).
 
@@ -151,7 +185,7 @@ def install_smart_sessions(
     )
     return _send(
         account, owner, bundler, [call], account.owner_validation(),
-        paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout,
+        paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout, max_cost_wei=max_cost_wei,
     )  # fmt: skip
 
 
@@ -166,6 +200,7 @@ def grant_permission(
     nonce_key: int = 0,
     wait: bool = True,
     timeout: float = 60.0,
+    max_cost_wei: int | None = None,
     registry: ScopeRegistry = SCOPES,
 ) -> GrantResult:
     """Enable sessions on ``account`` (the SDK's ``grantPermission``): one owner op calling
@@ -176,7 +211,7 @@ def grant_permission(
     )
     result = _send(
         account, owner, bundler, [prepared.call, *extra_calls], account.owner_validation(),
-        paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout,
+        paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout, max_cost_wei=max_cost_wei,
     )  # fmt: skip
     for session in prepared.sessions:
         registry.register(session, account=account.address, addresses=account.addresses)
@@ -202,6 +237,7 @@ def send_session_user_operation(
     scope_check: bool = True,
     wait: bool = True,
     timeout: float = 60.0,
+    max_cost_wei: int | None = None,
     registry: ScopeRegistry = SCOPES,
 ) -> UserOperationResult:
     """Execute ``calls`` from ``account`` under a granted session, signed by the session key only.
@@ -209,7 +245,8 @@ def send_session_user_operation(
     ``permission`` is the granted Session (registered for the scope check) or its permission id (then the
     Session must already be registered, e.g. by ``grant_permission`` in this process). ``parallel=True``
     uses a fresh random nonce key, so several session ops can be in flight at once. ``scope_check=False``
-    lets an out-of-scope op reach the chain (to see it refused there).
+    lets an out-of-scope op reach the chain (to see it refused there). ``max_cost_wei`` bounds what the gas
+    limits and fees chosen by the bundler (and paymaster) may make the op cost before it is signed.
     """
     if isinstance(permission, Session):
         pid = registry.register(permission, account=account.address, addresses=account.addresses)
@@ -232,14 +269,13 @@ def send_session_user_operation(
         if registry is not SCOPES or not hooked:  # the built-in hook knows the process-wide registry only
             SessionScopeCheck(registry).check(draft, account.chain_id, signer=session_signer.address)
     op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=key, deploy=False)
+    _check_cost(op, max_cost_wei)
     if scope_check:
         signed = account.sign_user_operation(op, session_signer, validation)
     else:
         with scope_check_disabled():
             signed = account.sign_user_operation(op, session_signer, validation)
-    op_hash = bundler.send_user_operation(signed, account.entry_point)
-    receipt = bundler.wait_for_receipt(op_hash, timeout=timeout) if wait else None
-    return UserOperationResult(op_hash, signed, receipt)
+    return _submit(account, bundler, signed, wait, timeout)
 
 
 def revoke_permission(
@@ -252,6 +288,7 @@ def revoke_permission(
     nonce_key: int = 0,
     wait: bool = True,
     timeout: float = 60.0,
+    max_cost_wei: int | None = None,
     registry: ScopeRegistry = SCOPES,
 ) -> UserOperationResult:
     """``SmartSession.removeSession(permissionId)`` as an owner op (the SDK's ``revokeSession``)."""
@@ -259,7 +296,7 @@ def revoke_permission(
     call = Call(to=account.addresses.smart_sessions, value=0, data=encode_remove_session(pid))
     result = _send(
         account, owner, bundler, [call], account.owner_validation(),
-        paymaster=paymaster, nonce_key=nonce_key, deploy=False, wait=wait, timeout=timeout,
+        paymaster=paymaster, nonce_key=nonce_key, deploy=False, wait=wait, timeout=timeout, max_cost_wei=max_cost_wei,
     )  # fmt: skip
     registry.unregister(pid)
     return result

@@ -23,12 +23,13 @@ ErrorFactory = Callable[..., RpcError]
 
 
 def redact_url(url: str) -> str:
-    """scheme://host[:port]/path, without user info, query or fragment."""
+    """scheme://host[:port], with "/…" for a path: providers put API keys in user info, query and path
+    (``/v2/<key>``), and a URL is shown in reprs and in every error."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return urlunsplit((parts.scheme, host, "/…" if parts.path.strip("/") else "", "", ""))
 
 
 def _default_error(message: str, *, code: int, method: str, data: Any = None, url: str = "") -> RpcError:

@@ -160,13 +160,14 @@ def test_refused_connection_names_the_url_without_its_api_key() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    bundler = BundlerClient(f"http://user:pass@127.0.0.1:{port}/v1?apikey=SECRET123")
-    with pytest.raises(RpcUnavailableError) as info:
-        bundler.send_user_operation(OP, EP)
-    text = str(info.value) + repr(bundler)
-    assert f"127.0.0.1:{port}/v1" in text
-    assert "SECRET123" not in text and "pass" not in text
-    bundler.close()
+    for url in (f"http://user:pass@127.0.0.1:{port}/v1?apikey=SECRET123", f"http://127.0.0.1:{port}/v2/SECRET123"):
+        bundler = BundlerClient(url)  # providers put keys in user info, query, or the path
+        with pytest.raises(RpcUnavailableError) as info:
+            bundler.send_user_operation(OP, EP)
+        text = str(info.value) + repr(bundler)
+        assert f"http://127.0.0.1:{port}/…" in text
+        assert "SECRET123" not in text and "pass" not in text
+        bundler.close()
 
 
 def test_a_silent_server_times_out() -> None:
