@@ -82,6 +82,8 @@ class InvalidDigestError(SignerError):
 class MalformedSignatureError(SignerError):
     """The backend returned bytes that are not a well-formed secp256k1 ECDSA signature."""
 
+    hint = "expected a strict DER ECDSA-Sig-Value or a 64-byte r||s with 0 < r, s < n; nothing was released"
+
 
 class SignatureVerificationError(SignerError):
     """A signature did not verify against the key's address: it is never returned."""

@@ -58,7 +58,10 @@ def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
         uri.refuse_unknown(set())
         value = os.environ.get(ref)
         if value is None:
-            raise KeyNotFoundError(f"local:env:{ref}: the environment variable is not set")
+            raise KeyNotFoundError(
+                f"local:env:{ref}: the environment variable is not set",
+                hint=f"export {ref}=0x<64 hex digits> (development and tests only)",
+            )
         return LocalBackend(parse_private_key(value, f"local:env:{ref}"), f"local:env:{ref}")
     if kind == "keystore" and ref:
         uri.refuse_unknown({"password-source"})

@@ -184,7 +184,9 @@ class Signature:
     def recover_public_key(self, digest: bytes) -> PublicKey:
         recovered = _recover(self.to_bytes()[:64], self.y_parity, check_digest(digest))
         if recovered is None:
-            raise SignatureVerificationError("no public key recovers from this signature")
+            raise SignatureVerificationError(
+                "no public key recovers from this signature", hint="the signature or the digest is not the right one"
+            )
         return PublicKey(_serialize(recovered))
 
     def recover(self, digest: bytes) -> str:

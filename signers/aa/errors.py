@@ -202,6 +202,8 @@ class UserOperationFailedError(AAError):
 class ScopeViolationError(AAError, PolicyViolationError):
     """A session UserOperation asks for something the session was not granted; no key was used."""
 
+    hint = "change the call to fit the grant, or have the owner grant a session that covers it"
+
     def __init__(self, message: str, *, call_index: int | None = None, hint: str | None = None) -> None:
         self.call_index = call_index
         super().__init__(message, hint=hint)
