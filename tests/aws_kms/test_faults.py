@@ -135,6 +135,23 @@ def test_rate_limit_counts_retries(localstack: LocalStack, fixed_key: KmsTestKey
         assert time.monotonic() - started >= (6 - 4) / 4 * 0.95
 
 
+def test_rate_limit_wait_is_bounded_by_the_read_timeout(
+    localstack: LocalStack, fixed_key: KmsTestKey, proxy: FaultProxy
+) -> None:
+    """A caller that would wait longer than read-timeout for a rate-limit slot gets ThrottledError at once,
+    and nothing is sent to KMS for it (the bucket used to make it wait without bound)."""
+    with _signer(localstack, fixed_key, proxy, **{"rate-limit": "2", "read-timeout": "0.3"}) as signer:
+        started = time.monotonic()
+        signed = 0
+        with pytest.raises(ThrottledError, match="client-side rate limit of 2 requests/s") as caught:
+            for _ in range(5):  # a bucket of 2 (partly spent loading the key): the slot after it is 0.5 s away
+                assert _signs(signer)
+                signed += 1
+        assert time.monotonic() - started < 1.0
+    assert signed < 5 and proxy.count("Sign") == signed
+    assert "read-timeout=" in caught.value.hint
+
+
 def test_concurrent_signing_under_random_faults(
     localstack: LocalStack, fixed_key: KmsTestKey, proxy: FaultProxy
 ) -> None:

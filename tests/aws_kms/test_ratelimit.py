@@ -8,6 +8,8 @@ import time
 import pytest
 from signers_aws_kms.ratelimit import TokenBucket
 
+from signers import ThrottledError
+
 
 def test_burst_then_rate() -> None:
     bucket = TokenBucket(rate=50, burst=5)
@@ -45,3 +47,23 @@ def test_threads_share_one_budget() -> None:
 def test_refuses_nonsense(rate: float, burst: float | None) -> None:
     with pytest.raises(ValueError):
         TokenBucket(rate, burst)
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(float("nan"), None), (float("inf"), None), (1, float("nan"))])
+def test_refuses_non_finite(rate: float, burst: float | None) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        TokenBucket(rate, burst)
+
+
+def test_acquire_gives_up_at_its_timeout() -> None:
+    """A caller queued behind the limit gets ThrottledError, not an endless wait."""
+    bucket = TokenBucket(rate=1, burst=1)
+    bucket.acquire(timeout=0.2)  # the saved-up token
+    started = time.monotonic()
+    with pytest.raises(ThrottledError, match="client-side rate limit of 1 requests/s") as caught:
+        bucket.acquire(timeout=0.2)  # the next token is 1 s away
+    assert time.monotonic() - started < 0.2
+    assert "rate-limit=" in caught.value.hint
+    bucket2 = TokenBucket(rate=20, burst=1)
+    bucket2.acquire(timeout=0.5)
+    bucket2.acquire(timeout=0.5)  # 50 ms away: within the timeout, it waits and gets it

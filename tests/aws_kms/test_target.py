@@ -78,6 +78,16 @@ def test_keyword_options_override_uri_attributes() -> None:
         ("aws-kms://alias/a?rate-limit=fast", {}, "not a number"),
         ("aws-kms://alias/a?read-timeout=-1", {}, "positive"),
         ("aws-kms://alias/a", {"aws_secret_access_key": "x"}, "unknown option"),
+        # non-finite or absurd bounds: nan passed `<= 0` and inf waits forever
+        ("aws-kms://alias/a?rate-limit=nan", {}, "rate-limit=nan must be a positive, finite number"),
+        ("aws-kms://alias/a?rate-limit=inf", {}, "rate-limit=inf must be a positive, finite number"),
+        ("aws-kms://alias/a?read-timeout=inf", {}, "read-timeout=inf must be a positive, finite number"),
+        ("aws-kms://alias/a?connect-timeout=nan", {}, "connect-timeout=nan must be a positive, finite"),
+        ("aws-kms://alias/a?read-timeout=601", {}, "at most 600"),
+        ("aws-kms://alias/a?max-attempts=1000000", {}, "at most 10"),
+        ("aws-kms://alias/a", {"max_attempts": 2.5}, "not a whole number"),
+        ("aws-kms://alias/a", {"rate_limit": float("nan")}, "positive, finite"),
+        ("aws-kms://alias/a", {"max_pool_connections": 0}, "from 1 to"),
     ],
 )
 def test_refusals(uri: str, options: dict[str, Any], message: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -187,6 +189,39 @@ async def test_async_outage_is_bounded(gcp_kms_emulator: Any, gcp_kms_key: str) 
 def test_bad_uris(uri: str, expected: str) -> None:
     with within(QUICK), pytest.raises(ConfigurationError, match=expected):
         signers.load_signer(uri)
+
+
+_VERSION = "gcp-kms://projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1?endpoint=127.0.0.1:1"
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    ["deadline=inf", "timeout=inf", "deadline=nan", "timeout=-1", "deadline=0", "deadline=601", "timeout=1e9"],
+)
+def test_unbounded_or_absurd_times_are_refused(attributes: str) -> None:
+    """deadline=inf used to be accepted (only > 0 was checked) and a call to a dead endpoint then hung forever."""
+    with within(QUICK), pytest.raises(ConfigurationError, match="not a usable number of seconds") as raised:
+        signers.load_signer(f"{_VERSION}&{attributes}")
+    assert "at most 600 s" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"deadline": float("inf")}, {"timeout": float("nan")}, {"integrity_retries": 10**9}, {"integrity_retries": -1}],
+    ids=["deadline-inf", "timeout-nan", "integrity-huge", "integrity-negative"],
+)
+def test_unbounded_options_are_refused(options: dict[str, float]) -> None:
+    with within(QUICK), pytest.raises(ConfigurationError, match="gcp-kms: (deadline|timeout|integrity_retries)="):
+        signers.load_signer(_VERSION, **options)
+
+
+def test_cli_address_with_infinite_deadline_fails_at_once() -> None:
+    """`signers address '...&deadline=inf'` hung forever against a dead endpoint; now a clear error at once."""
+    command = [str(Path(sys.executable).with_name("signers")), "address", f"{_VERSION}&deadline=inf"]
+    with within(30):
+        out = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert out.stderr.startswith("error: ") and "deadline='inf'" in out.stderr, out.stderr
 
 
 def test_missing_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from signers.keys import PublicKey, parse_private_key
 from signers.secrets import read_secret
 
 from .backend import KEY_SPEC
-from .connection import KmsConnection
+from .connection import AlreadyExistsError, KmsConnection
 from .importing import address_of, import_key_material
 from .target import KeyRef, KmsSettings
 
@@ -68,7 +68,7 @@ def _tags(pairs: tuple[str, ...]) -> list[dict[str, str]]:
     for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq or not key:
-            raise ConfigurationError(f"--tag {pair!r}: expected KEY=VALUE")
+            raise ConfigurationError(f"--tag {pair!r}: expected KEY=VALUE", hint="e.g. --tag team=payments")
         tags.append({"TagKey": key, "TagValue": value})
     return tags
 
@@ -101,12 +101,33 @@ def _create_key(
             policy = policy_file.read_text()
             json.loads(policy)
         except OSError as exc:
-            raise ConfigurationError(f"--policy-file {policy_file}: {exc.strerror}") from None
+            raise ConfigurationError(
+                f"--policy-file {policy_file}: {exc.strerror}", hint="give the path of a readable key policy JSON file"
+            ) from None
         except ValueError:
-            raise ConfigurationError(f"--policy-file {policy_file}: not JSON") from None
+            raise ConfigurationError(
+                f"--policy-file {policy_file}: not JSON",
+                hint="a KMS key policy is a JSON document (Version, Statement)",
+            ) from None
         params["Policy"] = policy
-    metadata: dict[str, Any] = connection.call("create_key", "create-key", **params)["KeyMetadata"]
+    # not retried after a lost answer: KMS may have created the key, and a retry would make a second, orphan one
+    metadata: dict[str, Any] = connection.call("create_key", "create-key", idempotent=False, **params)["KeyMetadata"]
     return metadata
+
+
+def _create_alias(connection: KmsConnection, alias: str, key_id: str) -> None:
+    """CreateAlias, retried as usual; a retry whose first attempt did create the alias (its answer lost) meets
+    AlreadyExistsException: that is success when the alias points at our key, an error otherwise."""
+    try:
+        connection.call("create_alias", alias, AliasName=alias, TargetKeyId=key_id)
+    except AlreadyExistsError:
+        target = connection.call("describe_key", alias, KeyId=alias)["KeyMetadata"]
+        if target["KeyId"] != key_id:
+            raise AlreadyExistsError(
+                f"{alias} already exists and points at key {target['KeyId']}, not at the new key {key_id}",
+                hint=f"choose another --alias (the new key is usable as {key_id}), or move the alias with "
+                "aws kms update-alias if that is intended",
+            ) from None
 
 
 def _report(
@@ -169,7 +190,7 @@ def create(
         multi_region=multi_region,
     )
     if alias:
-        connection.call("create_alias", alias, AliasName=alias, TargetKeyId=metadata["KeyId"])
+        _create_alias(connection, alias, metadata["KeyId"])
     public = connection.call("get_public_key", metadata["Arn"], KeyId=metadata["Arn"])["PublicKey"]
     _report(connection, metadata, alias, PublicKey.from_spki(public).address, as_json)
 
@@ -227,7 +248,7 @@ def import_(
             hint="schedule the key for deletion; the import did not take the key given",
         )
     if alias:
-        connection.call("create_alias", alias, AliasName=alias, TargetKeyId=metadata["KeyId"])
+        _create_alias(connection, alias, metadata["KeyId"])
     _report(connection, metadata, alias, address, as_json)
 
 
@@ -289,7 +310,8 @@ def _pages(connection: KmsConnection, operation: str, field: str) -> list[dict[s
     items: list[dict[str, Any]] = []
     marker: str | None = None
     while True:
-        page = connection.call(operation, operation, **({"Marker": marker} if marker else {}))
+        paging: dict[str, Any] = {"Marker": marker} if marker else {}
+        page = connection.call(operation, operation, **paging)
         items += page.get(field, [])
         marker = page.get("NextMarker") if page.get("Truncated") else None
         if not marker:

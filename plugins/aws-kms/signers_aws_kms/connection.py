@@ -107,12 +107,17 @@ class KmsConnection:
         self.requests = 0  # attempts made, retries included (for metrics and tests)
         self.retries = 0
 
-    def call(self, operation: str, subject: str, **params: Any) -> dict[str, Any]:
+    def call(self, operation: str, subject: str, *, idempotent: bool = True, **params: Any) -> dict[str, Any]:
+        """``idempotent=False`` for calls that must not happen twice (CreateKey, ImportKeyMaterial): they are
+        retried only when KMS certainly did not act (throttled, or the connection was never made); after an
+        ambiguous failure (a lost answer, a 5xx) a retry could make a second, orphan key, so the error says to
+        check instead."""
         method = getattr(self.client, operation)
         attempts = self.settings.max_attempts
         for attempt in range(1, attempts + 1):
             if self._bucket is not None:
-                self._bucket.acquire()
+                # bounded like a request: a caller queued behind the limit gets ThrottledError, not a hang
+                self._bucket.acquire(timeout=self.settings.read_timeout)
             with self._stats_lock:
                 self.requests += 1
             try:
@@ -124,6 +129,8 @@ class KmsConnection:
                     raise
                 if not retryable:
                     raise self._error(exc, subject, operation) from None
+                if not idempotent and not _not_applied(exc, reason):
+                    raise self._not_retried(exc, subject, operation) from None
                 if attempt == attempts:
                     raise self._exhausted(exc, subject, operation, attempts) from None
                 delay = self._backoff(attempt, throttled=reason == "throttled")
@@ -165,6 +172,14 @@ class KmsConnection:
         ceiling: float = min(2.0, base * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
+    def _not_retried(self, exc: Exception, subject: str, operation: str) -> SignerError:
+        return BackendUnavailableError(
+            f"{subject}: KMS {operation} failed and was not retried (not idempotent; KMS may have done it "
+            f"although the answer was lost): {_describe(exc)}",
+            hint=f"check first (signers aws-kms list --endpoint-url {self.endpoint}, or aws kms list-keys) before "
+            "trying again, and schedule any unwanted key for deletion",
+        )
+
     def _exhausted(self, exc: Exception, subject: str, operation: str, attempts: int) -> SignerError:
         tries = f"after {attempts} attempt{'s' if attempts > 1 else ''}"
         if isinstance(exc, bx.ClientError) and _code(exc) in THROTTLING_CODES:
@@ -185,9 +200,15 @@ class KmsConnection:
                 f"{subject}: no AWS credentials for {operation} ({type(exc).__name__})", hint=CREDENTIALS_HINT
             )
         if isinstance(exc, bx.ParamValidationError):
-            return ConfigurationError(f"{subject}: invalid {operation} request: {exc}")
+            return ConfigurationError(
+                f"{subject}: invalid {operation} request: {exc}",
+                hint="check the key identifier and options (see `signers aws-kms --help`)",
+            )
         if not isinstance(exc, bx.ClientError):
-            return ConfigurationError(f"{subject}: {operation} failed: {type(exc).__name__}: {exc}")
+            return ConfigurationError(
+                f"{subject}: {operation} failed: {type(exc).__name__}: {exc}",
+                hint="check the boto3 configuration (region, profile, endpoint-url) and the AWS environment variables",
+            )
         code, message = _code(exc), _message(exc)
         text = f"{subject}: {message or code}"
         if code == "NotFoundException":
@@ -205,7 +226,24 @@ class KmsConnection:
                 f"{subject}: KMS refused the credentials for {operation} ({code})",
                 hint="check the credentials and that the key policy / IAM allow kms:" + _action(operation),
             )
-        return SignerError(f"{subject}: KMS {operation} failed: {code}: {message}")
+        if code == "AlreadyExistsException":
+            return AlreadyExistsError(
+                text, hint="choose another name, or move the existing one (aws kms update-alias) if that is intended"
+            )
+        if code == "LimitExceededException":
+            return SignerError(
+                f"{subject}: KMS {operation} failed: {code}: {message}",
+                hint="a KMS quota of the account was reached: delete unused keys/aliases or ask AWS for a higher quota",
+            )
+        return SignerError(
+            f"{subject}: KMS {operation} failed: {code}: {message}",
+            hint=f"KMS refused the request as sent: look up {code} for kms:{_action(operation)} in the AWS KMS API "
+            "reference; nothing was signed",
+        )
+
+
+class AlreadyExistsError(ConfigurationError):
+    """KMS refused to create something (an alias) whose name is taken."""
 
 
 def state_hint(message: str) -> str:
@@ -226,6 +264,11 @@ def _message(exc: bx.ClientError) -> str:
 
 def _status(exc: bx.ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def _not_applied(exc: Exception, reason: str | None) -> bool:
+    """True when KMS certainly did not act on the request: it refused it for rate, or it never received it."""
+    return reason == "throttled" or isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError))
 
 
 def _describe(exc: Exception) -> str:

@@ -72,7 +72,8 @@ def _aliases(connection: KmsConnection, subject: str, arn: str) -> list[str] | s
         names: list[str] = []
         marker: str | None = None
         while True:
-            page = connection.call("list_aliases", subject, KeyId=arn, **({"Marker": marker} if marker else {}))
+            paging: dict[str, Any] = {"Marker": marker} if marker else {}
+            page = connection.call("list_aliases", subject, KeyId=arn, **paging)
             names += [alias["AliasName"] for alias in page.get("Aliases", [])]
             marker = page.get("NextMarker") if page.get("Truncated") else None
             if not marker:

@@ -34,7 +34,10 @@ def wrap_key_material(private_key: bytes, wrapping_public_key: bytes) -> bytes:
     )
     wrapping = serialization.load_der_public_key(wrapping_public_key)
     if not isinstance(wrapping, rsa.RSAPublicKey):
-        raise ConfigurationError("KMS returned a wrapping key that is not RSA")
+        raise ConfigurationError(
+            "KMS returned a wrapping key that is not RSA",
+            hint="the endpoint does not behave like AWS KMS: check --endpoint-url; nothing was imported",
+        )
     oaep = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
     return wrapping.encrypt(pkcs8, oaep)
 
@@ -51,9 +54,12 @@ def import_key_material(
         WrappingAlgorithm=WRAPPING_ALGORITHM,
         WrappingKeySpec=wrapping_key_spec,
     )
+    # not retried after a lost answer: the import token is single-use, and whether it means "imported" is for the
+    # caller to check (the key leaves PendingImport), not for a blind second import
     return connection.call(
         "import_key_material",
         key_id,
+        idempotent=False,
         KeyId=key_id,
         ImportToken=parameters["ImportToken"],
         EncryptedKeyMaterial=wrap_key_material(private_key, parameters["PublicKey"]),

@@ -8,6 +8,7 @@ instance or task role). Tuning attributes, also accepted as ``load_signer`` keyw
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +23,12 @@ _KEY_ID = re.compile(
 )
 _ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
 _ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$")
+#: upper bounds of the tuning attributes: a signer answers (or fails) in bounded time
+MAX_SECONDS = 600.0
+MAX_ATTEMPTS = 10
+MAX_RATE = 100_000.0
+MAX_POOL_CONNECTIONS = 1024
+_EXAMPLES = {"rate-limit": 50, "max-attempts": 4, "connect-timeout": 3, "read-timeout": 10}
 _URI_ATTRIBUTES = {"region", "profile", "endpoint-url", "rate-limit", "max-attempts", "connect-timeout", "read-timeout"}
 
 
@@ -46,12 +53,44 @@ class KmsSettings:
                     f"aws-kms: endpoint-url {self.endpoint_url!r} is not an http(s) URL",
                     hint="e.g. endpoint-url=http://127.0.0.1:4566 (percent-encode it inside the URI)",
                 )
-        if self.max_attempts < 1:
-            raise ConfigurationError("aws-kms: max-attempts must be at least 1")
-        if self.connect_timeout <= 0 or self.read_timeout <= 0:
-            raise ConfigurationError("aws-kms: timeouts must be positive (seconds)")
-        if self.rate_limit is not None and self.rate_limit <= 0:
-            raise ConfigurationError("aws-kms: rate-limit must be a positive number of signatures per second")
+        # every bound is finite: inf or nan would turn a timeout, a retry loop or the rate limiter's wait into
+        # a wait forever (nan also slips through comparisons such as ``<= 0``)
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ConfigurationError(
+                f"aws-kms: max-attempts={self.max_attempts!r} is not a whole number", hint="e.g. max-attempts=4"
+            )
+        if not 1 <= self.max_attempts <= MAX_ATTEMPTS:
+            raise ConfigurationError(
+                f"aws-kms: max-attempts={self.max_attempts} must be at least 1 and at most {MAX_ATTEMPTS}",
+                hint="1 means no retry; the default is 4",
+            )
+        for name, value in (("connect-timeout", self.connect_timeout), ("read-timeout", self.read_timeout)):
+            if not _finite_in(value, MAX_SECONDS):
+                raise ConfigurationError(
+                    f"aws-kms: {name}={value!r} must be a positive, finite number of seconds (at most {MAX_SECONDS:g})",
+                    hint="the defaults are connect-timeout=3 and read-timeout=10",
+                )
+        if self.rate_limit is not None and not _finite_in(self.rate_limit, MAX_RATE):
+            raise ConfigurationError(
+                f"aws-kms: rate-limit={self.rate_limit!r} must be a positive, finite number of signatures per "
+                f"second (at most {MAX_RATE:g})",
+                hint="leave rate-limit out for no client-side limit",
+            )
+        if isinstance(self.max_pool_connections, bool) or not (
+            isinstance(self.max_pool_connections, int) and 1 <= self.max_pool_connections <= MAX_POOL_CONNECTIONS
+        ):
+            raise ConfigurationError(
+                f"aws-kms: max_pool_connections={self.max_pool_connections!r} must be a whole number from 1 to "
+                f"{MAX_POOL_CONNECTIONS}",
+                hint="at least the number of threads that sign at once (default 64)",
+            )
+
+
+def _finite_in(value: object, maximum: float) -> bool:
+    """A real number in (0, maximum]; False for nan, inf, bools and anything that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and 0 < value <= maximum
 
 
 @dataclass(frozen=True)
@@ -94,7 +133,9 @@ def _number(name: str, text: str | None, kind: type[float] | type[int]) -> Any:
     try:
         return kind(text)
     except ValueError:
-        raise ConfigurationError(f"aws-kms: {name}={text!r} is not a number") from None
+        raise ConfigurationError(
+            f"aws-kms: {name}={text!r} is not a number", hint=f"e.g. {name}={_EXAMPLES.get(name, 1)}"
+        ) from None
 
 
 def settings_with(settings: KmsSettings, region_from_key: str | None) -> KmsSettings:

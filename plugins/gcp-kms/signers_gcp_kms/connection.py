@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,24 @@ RETRYABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhaus
 
 DEFAULT_TIMEOUT = 5.0  # seconds per attempt: a sign takes milliseconds, generation of a key a few seconds
 DEFAULT_DEADLINE = 15.0  # seconds for all attempts of one call
+#: the longest timeout or deadline accepted: a signer must answer (or fail) in bounded time, so inf, nan,
+#: or hours (a typo such as deadline=9e9) are refused up front instead of hanging a caller
+MAX_SECONDS = 600.0
+
+
+def check_seconds(name: str, value: object) -> float:
+    """A finite number of seconds in (0, MAX_SECONDS], or a ConfigurationError saying which are accepted."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+        raise ConfigurationError(
+            f"gcp-kms: {name}={value!r} is not a usable number of seconds",
+            hint=f"give a finite {name} above 0 and at most {MAX_SECONDS:g} s "
+            f"(defaults: timeout={DEFAULT_TIMEOUT:g}, deadline={DEFAULT_DEADLINE:g})",
+        )
+    return seconds
 
 
 def check_endpoint(endpoint: str) -> str:
@@ -85,8 +104,8 @@ class CallPolicy:
     retry: sync_retry.Retry = field(init=False, repr=False)  # for the client's methods (all but AsymmetricSign)
 
     def __post_init__(self) -> None:
-        if not (self.timeout > 0 and self.deadline > 0):
-            raise ConfigurationError("gcp-kms: timeout and deadline must be positive numbers of seconds")
+        object.__setattr__(self, "timeout", check_seconds("timeout", self.timeout))
+        object.__setattr__(self, "deadline", check_seconds("deadline", self.deadline))
         predicate = sync_retry.if_exception_type(*RETRYABLE)
         retry = sync_retry.Retry(predicate=predicate, initial=0.05, maximum=1.0, multiplier=2.0, timeout=self.deadline)
         object.__setattr__(self, "retry", retry)

@@ -53,7 +53,13 @@ def translate(error: Exception, where: str) -> SignerError:
             hint="run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS",
         )
     if isinstance(error, gexc.InvalidArgument):
-        return ConfigurationError(f"{where}: Cloud KMS refused the request: {_message(error)}")
+        return ConfigurationError(
+            f"{where}: Cloud KMS refused the request: {_message(error)}",
+            hint="check the key version name (projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N)",
+        )
     if isinstance(error, gexc.GoogleAPICallError):
-        return BackendUnavailableError(f"{where}: Cloud KMS call failed: {_message(error)}")
+        return BackendUnavailableError(
+            f"{where}: Cloud KMS call failed: {_message(error)}",
+            hint="check the service status and the endpoint; nothing was signed, try again later",
+        )
     raise error

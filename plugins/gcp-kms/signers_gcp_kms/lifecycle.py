@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from google.api_core import exceptions as gexc
 from google.cloud import kms_v1 as kms
 
-from signers.errors import BackendUnavailableError, SignerError
+from signers.errors import BackendUnavailableError, IntegrityError, SignerError
 from signers.keys import PublicKey
 
 from .connection import CallPolicy
@@ -110,7 +110,9 @@ def address_of(client: kms.KeyManagementServiceClient, name: str, policy: CallPo
         raise translate(exc, name) from None
     problem = public_key_problem(response, name)
     if problem:
-        raise SignerError(f"{name}: {problem}")
+        raise IntegrityError(
+            f"{name}: {problem}", hint="the response was corrupted in transit or by the service: try again"
+        )
     return PublicKey.from_pem(response.pem).address
 
 

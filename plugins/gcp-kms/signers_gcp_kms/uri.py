@@ -9,7 +9,7 @@ from signers.errors import ConfigurationError
 from signers.uri import SignerURI
 
 from .backend import DEFAULT_INTEGRITY_RETRIES, GcpKmsBackend
-from .connection import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, CallPolicy
+from .connection import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, CallPolicy, check_seconds
 
 _ID = r"[a-zA-Z0-9_-]{1,63}"
 VERSION_NAME = re.compile(
@@ -17,6 +17,7 @@ VERSION_NAME = re.compile(
 )
 KEY_NAME = re.compile(rf"^projects/[^/?]+/locations/[^/?]+/keyRings/{_ID}/cryptoKeys/{_ID}$")
 ATTRIBUTES = {"endpoint", "timeout", "deadline"}
+MAX_INTEGRITY_RETRIES = 10
 
 
 def version_uri(name: str, endpoint: str | None = None) -> str:
@@ -25,12 +26,17 @@ def version_uri(name: str, endpoint: str | None = None) -> str:
 
 def _seconds(uri: SignerURI, attribute: str, default: float) -> float:
     text = uri.option(attribute)
-    if text is None:
-        return default
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigurationError(f"gcp-kms: {attribute}={text!r} is not a number of seconds") from None
+    return default if text is None else check_seconds(attribute, text)
+
+
+def _integrity_retries(value: object) -> int:
+    """0..MAX_INTEGRITY_RETRIES: each retry is another full sign call, so the count is bounded too."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGRITY_RETRIES:
+        return value
+    raise ConfigurationError(
+        f"gcp-kms: integrity_retries={value!r} is not a whole number from 0 to {MAX_INTEGRITY_RETRIES}",
+        hint=f"leave it out (default {DEFAULT_INTEGRITY_RETRIES}) or give 0..{MAX_INTEGRITY_RETRIES}",
+    )
 
 
 def from_uri(uri: SignerURI, **options: Any) -> GcpKmsBackend:
@@ -45,15 +51,18 @@ def from_uri(uri: SignerURI, **options: Any) -> GcpKmsBackend:
         raise ConfigurationError(f"not a Cloud KMS key version: {uri.text!r}", hint=hint)
     unknown = set(options) - {"credentials", "timeout", "deadline", "integrity_retries"}
     if unknown:
-        raise ConfigurationError(f"gcp-kms: unknown option(s) {', '.join(sorted(unknown))}")
+        raise ConfigurationError(
+            f"gcp-kms: unknown option(s) {', '.join(sorted(unknown))}",
+            hint="known: credentials, timeout, deadline, integrity_retries",
+        )
     policy = CallPolicy(
-        timeout=float(options.get("timeout", _seconds(uri, "timeout", DEFAULT_TIMEOUT))),
-        deadline=float(options.get("deadline", _seconds(uri, "deadline", DEFAULT_DEADLINE))),
+        timeout=options.get("timeout", _seconds(uri, "timeout", DEFAULT_TIMEOUT)),
+        deadline=options.get("deadline", _seconds(uri, "deadline", DEFAULT_DEADLINE)),
     )
     return GcpKmsBackend(
         name,
         endpoint=uri.option("endpoint"),
         credentials=options.get("credentials"),
         policy=policy,
-        integrity_retries=int(options.get("integrity_retries", DEFAULT_INTEGRITY_RETRIES)),
+        integrity_retries=_integrity_retries(options.get("integrity_retries", DEFAULT_INTEGRITY_RETRIES)),
     )

@@ -10,7 +10,9 @@ session lost under the signer reopened with the PIN read again from its source).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pkcs11
@@ -44,12 +46,24 @@ class Pkcs11Backend(Backend):
         self._uri = uri
         self._description = uri.text()
         self._module: Module = get_module(uri.module_path)
-        self._tokens: TokenSession = self._module.token_session(self._module.find_token(uri))
+        self._lock = self._module.lock
+        self._lock_timeout = uri.lock_timeout
+        with self._locked():
+            self._tokens: TokenSession = self._module.token_session(self._module.find_token(uri))
         self._key: Any = None
         self._generation = -1
         self._public: PublicKey | None = None
         self._always_authenticate = False
         self.public_key_source = ""
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The module lock, waited for at most this signer's lock-timeout (BackendUnavailableError after)."""
+        self._lock.acquire(self._lock_timeout)
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     # -- the key -------------------------------------------------------------------------------------
     @property
@@ -83,7 +97,8 @@ class Pkcs11Backend(Backend):
             key, public = self._locate()
             if self._public is not None and public.point != self._public.point:
                 raise KeyChangedError(
-                    f"pkcs11: {self._uri.key_selector()} on {self._where} is now another key",
+                    f"pkcs11: {self._uri.key_selector()} on {self._where} is now another key ({public.address}), "
+                    f"not the key this signer was loaded with ({self._public.address}); nothing was signed",
                     expected=self._public.address,
                     actual=public.address,
                     hint="a key was replaced on the token: point the URI at the intended key (its id)",
@@ -106,7 +121,7 @@ class Pkcs11Backend(Backend):
     def _with_recovery(self, what: str, call: Any, failed: BaseException | None = None) -> Any:
         """Run ``call(key)`` under the module lock; on a lost session reopen everything and try once more.
         ``failed``: a recoverable error the caller's own first attempt already met."""
-        with self._module.lock:
+        with self._locked():
             if failed is not None:
                 self._recover(failed)
             while True:
@@ -141,7 +156,7 @@ class Pkcs11Backend(Backend):
             assert self._public is not None
             return self._public
 
-        with self._module.lock:
+        with self._locked():
             self._key = None  # fetch it anew: checks the key is still there and usable
             return self._with_recovery("reading the public key", read)  # type: ignore[no-any-return]
 
@@ -157,8 +172,9 @@ class Pkcs11Backend(Backend):
             return self._with_recovery(  # type: ignore[no-any-return]
                 "signing", lambda key: key.sign(digest, mechanism=Mechanism.ECDSA, pin=self._context_pin())
             )
-        # the hot path: the lock, the cached key handle, the device call; everything else is off it
-        with self._module.lock:
+        # the hot path: the lock (bounded wait), the cached key handle, the device call; everything else is off it
+        self._lock.acquire(self._lock_timeout)
+        try:
             key = self._key
             if key is not None and self._generation == self._tokens.generation:
                 try:
@@ -172,6 +188,8 @@ class Pkcs11Backend(Backend):
             return self._with_recovery(  # type: ignore[no-any-return]
                 "signing", lambda key: key.sign(digest, mechanism=Mechanism.ECDSA), failed
             )
+        finally:
+            self._lock.release()
 
     def on_invalid_signature(self, error: SignatureVerificationError) -> None:
         log.warning("pkcs11: %s returned a signature that failed the self-check; asking again", self._where)

@@ -184,7 +184,10 @@ def public_key_of(session: Any, key: Any, where: str, pin: str | None = None) ->
             f"pkcs11: the public key object(s) paired with key {key.label!r} on {where} do not match it",
             hint="pair the private key with its own public key (same CKA_ID), or delete the stray public object",
         )
-    raise KeyNotFoundError(f"pkcs11: the public key of {key.label!r} on {where} could not be established")
+    raise KeyNotFoundError(
+        f"pkcs11: the public key of {key.label!r} on {where} could not be established",
+        hint="store the key's public key object on the token with the same CKA_ID (or re-create the key with keygen)",
+    )
 
 
 @dataclass(frozen=True)
@@ -305,7 +308,10 @@ def import_key(
     try:
         point = PublicKey(coincurve.PrivateKey(private_key).public_key.format(compressed=False))
     except (ValueError, TypeError):
-        raise ConfigurationError("pkcs11 import: not a valid secp256k1 private key") from None
+        raise ConfigurationError(
+            "pkcs11 import: not a valid secp256k1 private key",
+            hint="give 32 bytes of hex, a scalar between 1 and the curve order minus 1",
+        ) from None
     key_id = key_id or new_id()
     _refuse_duplicates(session, label, key_id, where)
     common = {

@@ -6,8 +6,11 @@ python-pkcs11 calls ``C_Initialize(NULL)``: no locking flags, which by the PKCS#
 application promises never to call into the library from two threads at once. libsofthsm2 holds us to it: a
 session per thread crashes the process (segfault, malloc abort or hang) within seconds. So:
 
-* one ``Module`` per module path per process, holding the ``pkcs11.lib`` and one ``RLock``; every call into
-  the library (login, find, sign, keygen, attribute reads) runs under that lock, whatever the token;
+* one ``Module`` per module path per process, holding the ``pkcs11.lib`` and one ``ModuleLock`` (an RLock
+  taken with a timeout); every call into the library (login, find, sign, keygen, attribute reads) runs
+  under that lock, whatever the token. A device call that hangs holds the lock: the other threads give up
+  after ``lock-timeout`` seconds (default 30) with BackendUnavailableError naming the module, instead of
+  queueing behind it forever;
 * one ``TokenSession`` per token per process: a single logged-in session that every signer on that token
   shares (PKCS#11 login state is per application and token anyway, and the key handles it finds are reused);
 * only the device call is under the lock: digest checks, low-s, recovery and the self-check happen in the
@@ -22,6 +25,11 @@ A session closed or invalidated under a signer (a logout by other code of the pr
 re-initialisation, a token re-inserted) is reopened transparently: the ``TokenSession`` is dropped, a new
 session is opened and logged in with the PIN read again from its source, and the key is found again (and
 checked to still be the same public key) before the one retry. A second failure is reported, not retried.
+
+Re-initialisation (C_Finalize + C_Initialize) drops every session of the process, so it is rationed: a URI
+naming a token that is not there re-initialises the module (to see a token created after load) at most once
+per ``reinit_interval`` seconds (default 60) counted from the last initialisation; a loop of loads with a
+mistyped token label fails fast and leaves the other signers' sessions alone.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ import os
 import secrets
 import struct
 import threading
+import time
+from types import TracebackType
 from typing import Any
 
 import pkcs11
@@ -50,7 +60,7 @@ from signers.errors import (
 )
 from signers.secrets import read_secret
 
-from .uri import Pkcs11URI
+from .uri import DEFAULT_LOCK_TIMEOUT, Pkcs11URI
 
 log = logging.getLogger("signers.pkcs11")
 
@@ -66,8 +76,43 @@ RECOVERABLE: tuple[type[Exception], ...] = (
 )
 
 
+#: seconds between re-initialisations a missing token may trigger (each one drops every session)
+DEFAULT_REINIT_INTERVAL = 60.0
+
+
 class TokenNotFoundError(KeyNotFoundError):
     """No token of the module matches the URI."""
+
+
+class ModuleLock:
+    """The re-entrant lock around every call into one module, acquired with a timeout.
+
+    ``with lock:`` waits up to ``lock.timeout``; ``lock.acquire(t)`` / ``lock.release()`` up to ``t`` (a
+    signer's own lock-timeout). Expiry raises BackendUnavailableError naming the module, never blocks forever."""
+
+    def __init__(self, path: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._lock = threading.RLock()
+
+    def acquire(self, timeout: float | None = None) -> None:
+        wait = self.timeout if timeout is None else timeout
+        if not self._lock.acquire(timeout=wait):
+            raise BackendUnavailableError(
+                f"pkcs11: {self.path} is busy: another call into the module has not returned within {wait:g} s",
+                hint="the HSM or its module may be hung (check the device, its service and network); "
+                "raise lock-timeout= in the URI if calls are legitimately this slow; nothing was signed",
+            )
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> ModuleLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._lock.release()
 
 
 def _not_initialised(exc: BaseException) -> bool:
@@ -110,7 +155,10 @@ def login_error(exc: Exception, token: str, pin_source: str | None) -> Exception
         return AuthenticationError(
             f"pkcs11 token {token!r}: the token has no user PIN yet", hint="initialise the user PIN (C_InitPIN)"
         )
-    return BackendUnavailableError(f"pkcs11 token {token!r}: login failed ({type(exc).__name__})")
+    return BackendUnavailableError(
+        f"pkcs11 token {token!r}: login failed ({type(exc).__name__})",
+        hint="check the token is present and initialised (softhsm2-util --show-slots / pkcs11-tool -L)",
+    )
 
 
 _PIN_KEY = secrets.token_bytes(32)  # per process: a PIN's keyed hash is useless outside it
@@ -196,7 +244,9 @@ class Module:
                 "for SoftHSM2 run softhsm/install",
             )
         self.path = path
-        self.lock = threading.RLock()
+        self.lock = ModuleLock(path)
+        #: a missing token re-initialises the module at most once per this many seconds (see module docstring)
+        self.reinit_interval = DEFAULT_REINIT_INTERVAL
         try:
             self.lib = pkcs11.lib(path)
         except p11x.PKCS11Error as exc:
@@ -205,6 +255,7 @@ class Module:
                 hint="module-path must name the vendor's PKCS#11 shared library (.so)",
             ) from None
         self._sessions: dict[tuple[str, bytes], TokenSession] = {}
+        self._initialised_at = time.monotonic()
 
     def reinitialize(self) -> None:
         """C_Finalize + C_Initialize: sees tokens created since load, clears a dead library state. Every
@@ -214,8 +265,13 @@ class Module:
             with contextlib.suppress(p11x.PKCS11Error):
                 self.lib.finalize()
             self.lib.initialize()
+            self._initialised_at = time.monotonic()
             for session in self._sessions.values():
                 session.drop()
+
+    def _may_reinitialize_for_missing_token(self) -> bool:
+        """Whether a missing token may re-initialise now: not within ``reinit_interval`` of the last time."""
+        return time.monotonic() - self._initialised_at >= self.reinit_interval
 
     def recover(self, exc: BaseException) -> None:
         """After a recoverable error: re-initialise a library that was finalized, forget dead sessions."""
@@ -230,7 +286,9 @@ class Module:
             return [t for t in self.lib.get_tokens() if t.flags & pkcs11.TokenFlag.TOKEN_INITIALIZED]
 
     def find_token(self, uri: Pkcs11URI) -> Token:
-        """The one token matching the URI's token attributes; re-initialises once to see a new token."""
+        """The one token matching the URI's token attributes. A token created after the module was
+        initialised is only seen after re-initialising it, which drops every session of the process: that is
+        done at most once per ``reinit_interval`` (never in a loop of loads with a mistyped label)."""
         with self.lock:
             for attempt in range(2):
                 try:
@@ -250,13 +308,17 @@ class Module:
                         f"pkcs11: {len(found)} tokens match {uri.token_selector()}",
                         hint="add serial= (or a unique token=) to the URI",
                     )
-                if attempt == 0:
-                    self.reinitialize()  # a token initialised after the module was loaded is only seen now
+                if attempt or not self._may_reinitialize_for_missing_token():
+                    break
+                log.info("pkcs11: no token matches %s; re-initialising %s once", uri.token_selector(), self.path)
+                self.reinitialize()  # a token initialised after the module was loaded is only seen now
             present = ", ".join(repr(t.label) for t in tokens) or "none"
             raise TokenNotFoundError(
                 f"pkcs11: no token matches {uri.token_selector()} in {self.path} (tokens present: {present})",
                 hint="fix token= in the URI, or create the token (SoftHSM2: softhsm2-util --init-token; "
-                "this repository: softhsm/install)",
+                f"this repository: softhsm/install); a token created after this process loaded the module is "
+                f"seen by a load at least {self.reinit_interval:g} s after the last re-initialisation, or after "
+                "a restart",
             )
 
     def token_session(self, token: Token) -> TokenSession:

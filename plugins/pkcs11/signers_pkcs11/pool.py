@@ -3,8 +3,13 @@
 Threads in one process are serialised on the module lock (see ``signers_pkcs11.module``); a PKCS#11 module
 initialised without locking flags cannot be called from two threads at once. Processes can: each worker
 loads the module, logs in with the PIN read from the URI's pin-source (inherited environment or file) and
-signs through the full framework path (policy and audit hooks, low-s, recovery id, self-check), so the
-parent only receives signatures that already verified.
+signs through the full framework path (policy and audit hooks, low-s, recovery id, self-check).
+
+A worker's self-check only proves the signature matches the key *that worker* loaded. A worker that loaded
+later than the others (a replacement worker, or one that missed a start-up task) after ``object=LABEL`` was
+re-pointed at another key would sign with that other key and pass its own check. So the parent checks every
+signature again against the pool's public key (what the workers agreed on at start) and raises
+KeyChangedError naming both addresses rather than return a signature of another key.
 
     with SigningPool("pkcs11:token=t;object=k?pin-source=env:PIN", processes=2) as pool:
         signatures = pool.sign_digests(digests)   # list[Signature], in order
@@ -22,7 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import signers.errors as errors
-from signers.errors import SignerError
+from signers.errors import SignatureVerificationError, SignerError
+from signers.keys import PublicKey
 from signers.signature import Signature, check_digest
 
 _signer: Any = None  # the worker's Signer (one per worker process)
@@ -38,11 +44,11 @@ def _load(uri: str) -> Any:
     return _signer
 
 
-def _address(uri: str) -> tuple[str, Any]:
+def _public_key(uri: str) -> tuple[str, Any]:
     try:
-        return "ok", _load(uri).address
+        return "ok", _load(uri).public_key.point
     except SignerError as exc:
-        return "error", (type(exc).__name__, str(exc))
+        return "error", _error_fields(exc)
 
 
 def _sign_batch(uri: str, digests: list[bytes]) -> tuple[str, Any]:
@@ -55,29 +61,43 @@ def _sign_batch(uri: str, digests: list[bytes]) -> tuple[str, Any]:
             out.append((signature.r, signature.s, signature.v))
         return "ok", out
     except SignerError as exc:
-        return "error", (type(exc).__name__, str(exc))
+        return "error", _error_fields(exc)
 
 
-def _raise(error: tuple[str, str]) -> None:
-    name, message = error
+def _error_fields(exc: SignerError) -> tuple[str, str, str, dict[str, Any]]:
+    """A worker's error as plain data: SignerError subclasses with keyword arguments do not unpickle."""
+    extra = {name: getattr(exc, name) for name in ("expected", "actual") if hasattr(exc, name)}
+    return type(exc).__name__, exc.message, exc.hint, extra
+
+
+def _raise(error: tuple[str, str, str, dict[str, Any]]) -> None:
+    """Raise a worker's error again in the parent, as the same class with the same message, hint and fields."""
+    name, message, hint, extra = error
     cls = getattr(errors, name, SignerError)
+    if not (isinstance(cls, type) and issubclass(cls, SignerError)):
+        cls = SignerError
     try:
-        exc = cls(message, hint="")
+        exc = cls(message, hint=hint, **extra)
     except TypeError:
-        exc = SignerError(message, hint="")
+        exc = SignerError(message, hint=hint)
     raise exc
 
 
 class SigningPool:
-    """A pool of worker processes signing with one pkcs11: key; ``processes`` defaults to the CPU count."""
+    """A pool of worker processes signing with one pkcs11: key; ``processes`` defaults to the CPU count.
 
-    def __init__(self, uri: str, processes: int | None = None) -> None:
+    ``max_tasks_per_child``: replace a worker after that many batches (bounds what a long-lived worker can
+    accumulate); a replacement loads the key anew, and its signatures are checked like every other's."""
+
+    def __init__(self, uri: str, processes: int | None = None, max_tasks_per_child: int | None = None) -> None:
         self.uri = uri
         self.processes = processes or os.cpu_count() or 1
-        self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        self._executor = ProcessPoolExecutor(
+            self.processes, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=max_tasks_per_child
+        )
         try:
-            # every worker loads the key up front (and proves it is the same key): errors surface here
-            answers = [self._executor.submit(_address, uri) for _ in range(self.processes)]
+            # the workers load the key up front (and show it is the same key): errors surface here
+            answers = [self._executor.submit(_public_key, uri) for _ in range(self.processes)]
             results = [a.result() for a in answers]
         except BaseException:
             self.close()
@@ -86,13 +106,18 @@ class SigningPool:
             if status == "error":
                 self.close()
                 _raise(value)
-        addresses = {value for _, value in results}
-        if len(addresses) != 1:
+        keys = {PublicKey(value) for _, value in results}
+        if len(keys) != 1:
             self.close()
             raise errors.KeyChangedError(
-                f"pkcs11 pool: workers loaded different keys for {uri}", expected=results[0][1], actual=str(addresses)
+                f"pkcs11 pool: workers loaded different keys for {uri}",
+                expected=PublicKey(results[0][1]).address,
+                actual=", ".join(sorted(k.address for k in keys)),
+                hint="the key behind the URI changed while the pool started: select the key by id= and retry",
             )
-        self.address: str = results[0][1]
+        #: the key every signature of the pool must recover to
+        self.public_key: PublicKey = keys.pop()
+        self.address: str = self.public_key.address
 
     def sign_digests(self, digests: Sequence[bytes], batch: int | None = None) -> list[Signature]:
         """Signatures over each digest, in order; work is cut into batches spread over the workers."""
@@ -106,8 +131,28 @@ class SigningPool:
             status, value = future.result()
             if status == "error":
                 _raise(value)
-            out.extend(Signature(r, s, v) for r, s, v in value)
+            for r, s, v in value:
+                out.append(self._checked(r, s, v, items[len(out)]))  # futures are read in submission order
         return out
+
+    def _checked(self, r: int, s: int, v: int, digest: bytes) -> Signature:
+        """The signature, re-derived and verified against the pool's key here in the parent (see the module
+        docstring); v comes from that check, not from the worker."""
+        try:
+            return Signature.from_ints(r, s, digest, self.public_key)
+        except SignatureVerificationError:
+            try:
+                actual = Signature(r, s, v).recover(digest)
+            except SignerError:
+                actual = "no key (an invalid signature)"
+            raise errors.KeyChangedError(
+                f"pkcs11 pool: a worker signed with {actual}, not with the pool's key {self.address} ({self.uri}); "
+                "the signature was discarded",
+                expected=self.address,
+                actual=actual,
+                hint="the key behind the URI changed on the token (e.g. object= label re-pointed at a new key): "
+                "select the intended key by id= and start a new pool",
+            ) from None
 
     def sign_digest(self, digest: bytes) -> Signature:
         return self.sign_digests([digest], batch=1)[0]

@@ -4,12 +4,14 @@
     pkcs11:token=signers-dev;id=%01%02?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin
 
 Path attributes: token, object, id (percent-encoded bytes), serial, manufacturer, model, slot-id, type
-(only ``private`` makes sense here). Query attributes: module-path (default ``$PKCS11_MODULE``) and
-pin-source (``env:NAME`` or ``file:PATH``). ``pin-value`` is refused: a PIN never travels in a URI.
+(only ``private`` makes sense here). Query attributes: module-path (default ``$PKCS11_MODULE``),
+pin-source (``env:NAME`` or ``file:PATH``) and lock-timeout (seconds a call waits for the module while another
+thread is inside it; default 30, at most 600). ``pin-value`` is refused: a PIN never travels in a URI.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, unquote_to_bytes
@@ -18,7 +20,10 @@ from signers.errors import ConfigurationError
 from signers.uri import SignerURI
 
 PATH_ATTRIBUTES = {"token", "object", "id", "serial", "manufacturer", "model", "slot-id", "type"}
-QUERY_ATTRIBUTES = {"module-path", "pin-source"}
+QUERY_ATTRIBUTES = {"module-path", "pin-source", "lock-timeout"}
+#: seconds a call waits for a module that another thread is inside of (a hung device holds it)
+DEFAULT_LOCK_TIMEOUT = 30.0
+MAX_LOCK_TIMEOUT = 600.0
 HINT = "e.g. pkcs11:token=LABEL;object=KEY?pin-source=env:HSM_PIN (RFC 7512)"
 
 
@@ -35,6 +40,7 @@ class Pkcs11URI:
     object: str | None = None
     id: bytes | None = None
     pin_source: str | None = None
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
 
     def key_selector(self) -> str:
         """``object='x' id=01`` for messages."""
@@ -77,6 +83,8 @@ class Pkcs11URI:
         query = [f"module-path={self.module_path}"]
         if self.pin_source:
             query.append(f"pin-source={self.pin_source}")
+        if self.lock_timeout != DEFAULT_LOCK_TIMEOUT:
+            query.append(f"lock-timeout={self.lock_timeout:g}")
         return "pkcs11:" + ";".join(path) + "?" + "&".join(query)
 
 
@@ -115,7 +123,9 @@ def parse_pkcs11_uri(uri: SignerURI) -> Pkcs11URI:
         try:
             slot_id = int(unquote(raw["slot-id"]))
         except ValueError:
-            raise ConfigurationError(f"pkcs11: slot-id must be a number, got {raw['slot-id']!r}") from None
+            raise ConfigurationError(
+                f"pkcs11: slot-id must be a number, got {raw['slot-id']!r}", hint="e.g. slot-id=0; or select by token="
+            ) from None
     module_path = uri.option("module-path") or os.environ.get("PKCS11_MODULE")
     if not module_path:
         raise ConfigurationError(
@@ -125,6 +135,8 @@ def parse_pkcs11_uri(uri: SignerURI) -> Pkcs11URI:
 
     def text(name: str) -> str | None:
         return unquote(raw[name]) if name in raw else None
+
+    lock_timeout = _lock_timeout(uri.option("lock-timeout"))
 
     return Pkcs11URI(
         module_path=module_path,
@@ -136,4 +148,21 @@ def parse_pkcs11_uri(uri: SignerURI) -> Pkcs11URI:
         object=text("object"),
         id=unquote_to_bytes(raw["id"]) if "id" in raw else None,
         pin_source=uri.option("pin-source"),
+        lock_timeout=lock_timeout,
     )
+
+
+def _lock_timeout(text: str | None) -> float:
+    """Finite and bounded: inf (or nan) would bring back the endless wait behind a hung device call."""
+    if text is None:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_LOCK_TIMEOUT):
+        raise ConfigurationError(
+            f"pkcs11: lock-timeout={text!r} is not a usable number of seconds",
+            hint=f"give a finite number above 0 and at most {MAX_LOCK_TIMEOUT:g} (default {DEFAULT_LOCK_TIMEOUT:g})",
+        )
+    return value
