@@ -379,12 +379,15 @@ def _flow(
         reason = None
         if e.outcome == "refused":
             fate, reason = "refused by the before_sign hook, never signed", str(e.reason)
+        elif e.outcome == "failed":  # the owner key asked while disabled in KMS (step 6)
+            fate, reason = "the backend refused: no signature", str(e.reason)
         elif e.id in refused_ids:
             fate = "signed, refused by the bundler"
         else:
             receipt = chain.bundler.get_user_operation_receipt(op_hash)
             fate = f"on chain, tx {receipt['receipt']['transactionHash'][:18]}..." if receipt else "NO RECEIPT"
-        r.fact(f"#{e.id} {e.kind}", f"{demo.name(e.address)}: {op_hash[:18]}... {fate}")
+        what = f"{op_hash[:18]}..." if op_hash else e.digest[:18] + "..."
+        r.fact(f"#{e.id} {e.kind}", f"{demo.name(e.address)}: {what} {fate}")
         if reason is not None:
             r.fact("  reason recorded", "\n".join(textwrap.wrap(reason, 90)))
     mismatches = audit_mismatches(entries, chain.bundler, refused=demo.refused_after_signing)
@@ -394,6 +397,11 @@ def _flow(
         not mismatches,
         "every signature in the trail recovers to its signer, and every signed userOpHash has a successful "
         "receipt carrying exactly that signature (except the ones the bundler refused)",
+    )
+    failed = demo.trail.entries(outcome="failed")
+    r.check(
+        len(failed) == 1 and failed[0].address == owner.address and "disabled" in (failed[0].reason or ""),
+        "the one failure on record is the owner key asked while disabled in KMS",
     )
     owner_ops = 6  # install, three grants, two revocations
     r.check(len(demo.signed_by(owner)) == owner_ops, f"the owner key signed exactly the {owner_ops} owner ops")
