@@ -103,22 +103,19 @@ def keygen(module_path: str, token_label: str, pin_source: str, label: str, key_
         module_path, token_label, pin_source, lambda s, where: keys.generate_key(s, label, _parse_id(key_id), where)
     )
     uri = _key_uri(module_path, token_label, made_id, label, pin_source)
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "address": public.address,
-                    "label": label,
-                    "id": made_id.hex(),
-                    "token": token_label,
-                    "uri": uri,
-                    "origin": "generated on the device, never extractable",
-                }
-            )
-        )
-    else:
-        click.echo(public.address)
+    origin = "generated on the device, never extractable"
+    _report_key(public.address, label, made_id, token_label, uri, origin, as_json)
+    if not as_json:
         click.echo(f"generated on token {token_label!r}: label {label!r}, id {made_id.hex()}; URI: {uri}", err=True)
+
+
+def _report_key(address: str, label: str, key_id: bytes, token: str, uri: str, origin: str, as_json: bool) -> None:
+    """What keygen and import print on stdout: the address, or everything as JSON."""
+    if as_json:
+        record = {"address": address, "label": label, "id": key_id.hex(), "token": token, "uri": uri, "origin": origin}
+        click.echo(json.dumps(record))
+    else:
+        click.echo(address)
 
 
 @pkcs11_group.command("import")
@@ -147,21 +144,8 @@ def import_(
     )
     origin = "imported: the key existed outside the device (once extractable)"
     uri = _key_uri(module_path, token_label, made_id, label, pin_source)
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "address": public.address,
-                    "label": label,
-                    "id": made_id.hex(),
-                    "token": token_label,
-                    "uri": uri,
-                    "origin": origin,
-                }
-            )
-        )
-    else:
-        click.echo(public.address)
+    _report_key(public.address, label, made_id, token_label, uri, origin, as_json)
+    if not as_json:
         click.echo(
             f"imported to token {token_label!r}: label {label!r}, id {made_id.hex()}; URI: {uri}\n"
             "warning: this key existed outside the HSM (CKA_NEVER_EXTRACTABLE=false, CKA_LOCAL=false); copies may "
