@@ -89,7 +89,7 @@ def _measure(token: object, kms: object, deployment: dict[str, object], chain_st
         key_id, owner_uri = kms.create_key("signers bench_e2e owner")
         cleanup.callback(kms.client().schedule_key_deletion, KeyId=key_id, PendingWindowInDays=7)
         owner = cleanup.enter_context(signers.load_signer(owner_uri))
-        session_key = cleanup.enter_context(signers.load_signer(token.generate_key("bench-session")))
+        session_key = cleanup.enter_context(signers.load_signer(token.generate_key(prefix="bench-session")))
 
         counter = str(deployment["counter"]) if chain_started else chain.deploy_counter()
         account = chain.new_account(owner.address)

@@ -12,8 +12,6 @@ The token is a private SoftHSM under .state/softhsm/bench-<pid>/ (removed at the
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import statistics
 import sys
 import time
@@ -71,25 +69,11 @@ def run() -> list[Row]:
     from signers_pkcs11.pool import SigningPool
 
     import signers
-    from softhsm.tokens import prepare
+    from softhsm.private import private_token
 
-    directory = ROOT / ".state" / "softhsm" / f"bench-{os.getpid()}"
-    home = prepare(directory)
-    saved = {k: os.environ.get(k) for k in ("SOFTHSM2_CONF", "PKCS11_MODULE", PIN_ENV)}
-    os.environ.update(home.environ())
-    os.environ[PIN_ENV] = pin = secrets.token_hex(8)
     rows: list[Row] = []
-    try:
-        home.init_token("bench", pin, secrets.token_hex(8))
-        from signers_pkcs11 import keys
-        from signers_pkcs11.module import get_module
-        from signers_pkcs11.uri import Pkcs11URI
-
-        module = get_module(home.module)
-        with module.lock:
-            tokens = module.token_session(module.find_token(Pkcs11URI(module_path=home.module, token="bench")))
-            _, key_id = keys.generate_key(tokens.get(f"env:{PIN_ENV}"), "bench-key", None, "token 'bench'")
-        uri = f"pkcs11:token=bench;object=bench-key?pin-source=env:{PIN_ENV}"
+    with private_token(ROOT / ".state" / "softhsm" / f"bench-{os.getpid()}", "bench", PIN_ENV) as token:
+        uri = token.generate_key("bench-key")
         signer = signers.load_signer(uri)
         key = signer.backend._current_key()  # the very key object the framework signs with
         digest = keccak(b"bench")
@@ -146,13 +130,6 @@ def run() -> list[Row]:
                 "target >= 1.7; median of paired rounds",
             )
         )
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        shutil.rmtree(directory, ignore_errors=True)
     return rows
 
 

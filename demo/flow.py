@@ -202,7 +202,7 @@ def _flow(
     r.fact("origin", f"{c['origin']}: {c['origin_meaning']}; extractable: {c['extractable']}")
     r.check(c["address"] == owner.address, "KMS's public key gives the owner address")
 
-    session_uri = token.generate_key("session-key")
+    session_uri = token.generate_key(prefix="session-key")
     session1 = signers.load_signer(session_uri)
     cleanup.callback(session1.close)
     demo.names[session1.address] = "session key 1, HSM"
@@ -333,7 +333,7 @@ def _flow(
 
     # 10 --------------------------------------------------------------------------------------------------
     r.step("Rotate: a new session key in the HSM, a new grant, the old permission revoked")
-    session2_uri = token.generate_key("session-key")
+    session2_uri = token.generate_key(prefix="session-key")
     session2 = signers.load_signer(session2_uri)
     cleanup.callback(session2.close)
     demo.names[session2.address] = "session key 2, HSM"

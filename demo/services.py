@@ -16,16 +16,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
-import shutil
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from softhsm.private import PrivateToken, private_token
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # softhsm/ is a folder of the repository, importable from its root
@@ -48,60 +48,13 @@ def _stderr(message: str) -> None:
 
 
 # -- SoftHSM -------------------------------------------------------------------------------------------------
-@dataclass
-class HsmToken:
-    """A private SoftHSM token; ``generate_key`` makes a secp256k1 key on it and returns its pkcs11: URI."""
-
-    directory: Path
-    module: str
-    label: str
-    pin_env: str
-    _count: int = field(default=0, repr=False)
-
-    @property
-    def pin_source(self) -> str:
-        return f"env:{self.pin_env}"
-
-    def generate_key(self, prefix: str = "session-key") -> str:
-        from signers_pkcs11 import keys
-        from signers_pkcs11.module import get_module
-        from signers_pkcs11.uri import Pkcs11URI
-
-        self._count += 1
-        label = f"{prefix}-{self._count}"
-        module = get_module(self.module)
-        with module.lock:  # python-pkcs11 sessions are not safe across threads without it
-            token = module.find_token(Pkcs11URI(module_path=self.module, token=self.label))
-            session = module.token_session(token).get(self.pin_source)
-            keys.generate_key(session, label, None, f"token {self.label!r}")
-        return f"pkcs11:token={quote(self.label)};object={quote(label)}?pin-source={self.pin_source}"
+HsmToken = PrivateToken  # a private SoftHSM token: generate_key(prefix=...) returns a pkcs11: URI
 
 
 def start_softhsm(stack: contextlib.ExitStack, directory: Path, label: str, pin_env: str) -> HsmToken:
     """A fresh token in ``directory`` (removed when ``stack`` closes). SOFTHSM2_CONF and PKCS11_MODULE are set
     for this process, so set nothing else up with PKCS#11 before this runs."""
-    from softhsm.tokens import find_module, prepare
-
-    shutil.rmtree(directory, ignore_errors=True)  # a fresh token every run: leftovers of a killed run go
-    stack.callback(shutil.rmtree, directory, ignore_errors=True)
-    home = prepare(directory, find_module())
-    for name in (*home.environ(), pin_env):  # put the caller's environment back afterwards
-        stack.callback(_restore_env, name, os.environ.get(name))
-    os.environ.update(home.environ())
-    os.environ[pin_env] = secrets.token_hex(8)
-    home.init_token(label, os.environ[pin_env], secrets.token_hex(8))
-    from signers_pkcs11 import module as modules
-
-    if os.path.realpath(home.module) in modules._modules:  # loaded earlier with another config: read ours
-        modules.get_module(home.module).reinitialize()
-    return HsmToken(directory, home.module, label, pin_env)
-
-
-def _restore_env(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
+    return stack.enter_context(private_token(directory, label, pin_env))
 
 
 # -- LocalStack ----------------------------------------------------------------------------------------------
