@@ -128,6 +128,16 @@ class SignCall:
             DEFAULT_CLIENT_INFO.to_grpc_metadata(),  # type: ignore[no-untyped-call]
         )
 
+    def _backoff(self, error: Exception, give_up: float, delay: float) -> tuple[float, float]:
+        """The jittered pause before the next attempt and the next delay; raises when retrying is over
+        (an error that is not transient, or no time left before the deadline)."""
+        if not isinstance(error, RETRYABLE):
+            raise error
+        pause = random.uniform(delay / 2, delay)
+        if time.monotonic() + pause >= give_up:
+            raise self._retry_error(error)
+        return pause, min(delay * 2, 1.0)
+
     def _retry_error(self, error: Exception) -> gexc.RetryError:
         return gexc.RetryError(f"Deadline of {self.policy.deadline:.1f}s exceeded", error)  # type: ignore[no-untyped-call]
 
@@ -144,13 +154,8 @@ class SignCall:
                 return response
             except grpc.RpcError as rpc_error:
                 error = gexc.from_grpc_error(rpc_error)  # type: ignore[no-untyped-call]
-            if not isinstance(error, RETRYABLE):
-                raise error
-            pause = random.uniform(delay / 2, delay)
-            if time.monotonic() + pause >= give_up:
-                raise self._retry_error(error)
+            pause, delay = self._backoff(error, give_up, delay)
             time.sleep(pause)  # back off before asking again
-            delay = min(delay * 2, 1.0)
 
     async def acall(
         self, client: KeyManagementServiceAsyncClient, request: AsymmetricSignRequest
@@ -167,10 +172,5 @@ class SignCall:
                 return response
             except grpc.RpcError as rpc_error:
                 error = gexc.from_grpc_error(rpc_error)  # type: ignore[no-untyped-call]
-            if not isinstance(error, RETRYABLE):
-                raise error
-            pause = random.uniform(delay / 2, delay)
-            if time.monotonic() + pause >= give_up:
-                raise self._retry_error(error)
+            pause, delay = self._backoff(error, give_up, delay)
             await asyncio.sleep(pause)
-            delay = min(delay * 2, 1.0)
