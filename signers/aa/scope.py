@@ -60,6 +60,7 @@ class ScopeRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._scopes: dict[bytes, GrantedScope] = {}
+        self._session_keys: frozenset[str] = frozenset()  # read on every signature: kept, not rebuilt
 
     def register(self, session: Session, *, account: str | None = None, addresses: AddressBook | None = None) -> bytes:
         if addresses is not None:
@@ -70,20 +71,26 @@ class ScopeRegistry:
         scope = GrantedScope(session, book, to_address(account) if account else None)
         with self._lock:
             self._scopes[scope.permission_id] = scope
+            self._update_session_keys()
         return scope.permission_id
 
     def unregister(self, permission_id: BytesLike) -> None:
         with self._lock:
             self._scopes.pop(to_bytes(permission_id, "permission_id", 32), None)
+            self._update_session_keys()
 
     def get(self, permission_id: BytesLike) -> GrantedScope | None:
         with self._lock:
             return self._scopes.get(to_bytes(permission_id, "permission_id", 32))
 
-    def session_keys(self) -> set[str]:
+    def session_keys(self) -> frozenset[str]:
         """The (lowercase) addresses of every registered session key."""
-        with self._lock:
-            return {s.session.session_key.lower() for s in self._scopes.values() if s.session.session_key}
+        return self._session_keys
+
+    def _update_session_keys(self) -> None:  # under self._lock
+        self._session_keys = frozenset(
+            s.session.session_key.lower() for s in self._scopes.values() if s.session.session_key
+        )
 
     def smart_sessions_addresses(self) -> set[str]:
         with self._lock:
@@ -92,6 +99,7 @@ class ScopeRegistry:
     def clear(self) -> None:
         with self._lock:
             self._scopes.clear()
+            self._update_session_keys()
 
 
 SCOPES = ScopeRegistry()
