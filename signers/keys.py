@@ -40,6 +40,16 @@ def curve_name(oid: bytes) -> str:
     return _KNOWN_CURVES.get(oid, "OID " + oid.hex())
 
 
+def serialize_point(parsed: Any, compressed: bool = False) -> bytes:
+    """SEC1 bytes of a libsecp256k1 public key struct: 65 uncompressed, or 33 compressed."""
+    size = 33 if compressed else 65
+    out = ffi.new(f"unsigned char[{size}]")
+    length = ffi.new("size_t *", size)
+    flags = 0x102 if compressed else 0x2  # SECP256K1_EC_COMPRESSED / SECP256K1_EC_UNCOMPRESSED
+    lib.secp256k1_ec_pubkey_serialize(_CTX, out, length, parsed, flags)
+    return bytes(ffi.buffer(out, size))
+
+
 @dataclass(frozen=True)
 class PublicKey:
     """A secp256k1 public key: the uncompressed SEC1 point and the Ethereum address it controls."""
@@ -56,10 +66,7 @@ class PublicKey:
         ):
             raise WrongCurveError(f"{len(self.point)} bytes are not a point on secp256k1")
         if len(self.point) == 33:  # store the uncompressed form, whatever came in
-            out = ffi.new("unsigned char[65]")
-            size = ffi.new("size_t *", 65)
-            lib.secp256k1_ec_pubkey_serialize(_CTX, out, size, parsed, 0x2)  # SECP256K1_EC_UNCOMPRESSED
-            object.__setattr__(self, "point", bytes(ffi.buffer(out, 65)))
+            object.__setattr__(self, "point", serialize_point(parsed))
         address_bytes = keccak(self.point[1:])[12:]
         object.__setattr__(self, "address_bytes", address_bytes)
         object.__setattr__(self, "address", to_checksum_address(address_bytes))

@@ -28,7 +28,7 @@ from .errors import (
     MalformedSignatureError,
     SignatureVerificationError,
 )
-from .keys import PublicKey
+from .keys import PublicKey, serialize_point
 
 # secp256k1 group order and field prime
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -85,15 +85,8 @@ def _recover(compact: bytes, recid: int, digest: bytes) -> object | None:
     return out  # type: ignore[no-any-return]
 
 
-def _serialize(pubkey: object) -> bytes:
-    out = ffi.new("unsigned char[65]")
-    size = ffi.new("size_t *", 65)
-    lib.secp256k1_ec_pubkey_serialize(_CTX, out, size, pubkey, 0x2)  # SECP256K1_EC_UNCOMPRESSED
-    return bytes(ffi.buffer(out, 65))
-
-
 def _address_of(pubkey: object) -> bytes:
-    return keccak(_serialize(pubkey)[1:])[12:]
+    return keccak(serialize_point(pubkey)[1:])[12:]
 
 
 def _address_bytes(expected: Expected) -> bytes:
@@ -187,7 +180,7 @@ class Signature:
             raise SignatureVerificationError(
                 "no public key recovers from this signature", hint="the signature or the digest is not the right one"
             )
-        return PublicKey(_serialize(recovered))
+        return PublicKey(serialize_point(recovered))
 
     def recover(self, digest: bytes) -> str:
         """The checksummed address that made this signature over ``digest``."""
@@ -215,9 +208,6 @@ def _recovery_id(r: int, s: int, digest: bytes, key: PublicKey) -> int | None:
     )
     if nonce_point is None:
         return None
-    out = ffi.new("unsigned char[33]")
-    size = ffi.new("size_t *", 33)
-    lib.secp256k1_ec_pubkey_serialize(_CTX, out, size, nonce_point, 0x102)  # SECP256K1_EC_COMPRESSED
-    compressed = bytes(ffi.buffer(out, 33))
+    compressed = serialize_point(nonce_point, compressed=True)
     # R.x = r: valid, and R's y parity is the recovery id. R.x = r + n (recids 2, 3) Ethereum cannot express.
     return compressed[0] - 2 if int.from_bytes(compressed[1:], "big") == r else None
