@@ -7,6 +7,7 @@ for the operation (from the ``X-Amz-Target`` header, e.g. ``TrentService.Sign``)
     "500"            500 KMSInternalException (JSON)
     "502"            502 with an HTML body, as a load balancer would send
     "drop"           close the connection without answering (nothing reached KMS)
+    "empty-200"      200 with an empty JSON body, as LocalStack can answer while it shuts down
     "lose-response"  forward to LocalStack (KMS signs), then close without answering: the signature is lost
     "strip-key-id"   forward, then remove KeyId from the response (a service that does not say which key)
     ("delay", s)     hold the request s seconds, then forward
@@ -103,6 +104,8 @@ class FaultProxy:
                     self._reply(500, {"__type": "KMSInternalException", "message": "injected internal error"})
                 elif name == "502":
                     self._reply(502, b"<html><body>502 Bad Gateway</body></html>", "text/html")
+                elif name == "empty-200":
+                    self._reply(200, {})
                 elif name == "drop":
                     self._drop()
                 elif name == "lose-response":

@@ -35,6 +35,7 @@ def _signs(signer: Signer) -> bool:
         ("500",),
         ("502",),
         ("drop",),
+        ("empty-200",),
         ("lose-response",),
         ("500", "drop", "throttle"),
     ],
@@ -85,6 +86,27 @@ def test_persistent_server_errors_stop_at_the_bound(
             signer.sign_digest(os.urandom(32))
     assert type(caught.value) is BackendUnavailableError
     assert "KMSInternalException" in str(caught.value) and proxy.count("Sign") == 2
+
+
+@pytest.mark.parametrize("operation", ["Sign", "GetPublicKey", "DescribeKey"])
+def test_answers_without_their_result_stop_at_the_bound(
+    localstack: LocalStack, fixed_key: KmsTestKey, proxy: FaultProxy, operation: str
+) -> None:
+    """A 200 with an empty body (LocalStack answers so while it shuts down) is a failed attempt, never a
+    KeyError: retried, then one BackendUnavailableError naming what was missing."""
+    member = {"Sign": "Signature", "GetPublicKey": "PublicKey", "DescribeKey": "KeyMetadata"}[operation]
+    proxy.always(operation, "empty-200")
+    with (
+        pytest.raises(BackendUnavailableError) as caught,
+        _signer(localstack, fixed_key, proxy, **{"max-attempts": "2"}) as signer,
+    ):
+        signer.sign_digest(os.urandom(32))
+    assert type(caught.value) is BackendUnavailableError
+    assert f"without {member} (HTTP 200)" in str(caught.value) and "after 2 attempts" in str(caught.value)
+    assert proxy.count(operation, "empty-200") == 2
+    proxy.always(operation, None)
+    with _signer(localstack, fixed_key, proxy) as signer:
+        assert _signs(signer)
 
 
 def test_slow_answer_hits_the_read_timeout_then_retries(

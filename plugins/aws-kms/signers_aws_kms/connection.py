@@ -62,6 +62,14 @@ CREDENTIAL_ERRORS = (
     bx.NoAuthTokenError,
 )
 CONNECTION_ERRORS = (bx.ConnectionError, bx.HTTPClientError, ResponseParserError)
+# the member a successful answer of each operation must carry: a service going down (LocalStack during its
+# shutdown, a proxy in between) can answer 2xx with an empty body, which botocore parses as a success
+REQUIRED_MEMBER = {
+    "sign": "Signature",
+    "get_public_key": "PublicKey",
+    "describe_key": "KeyMetadata",
+    "create_key": "KeyMetadata",
+}
 CREDENTIALS_HINT = (
     "boto3 found no usable credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (LocalStack accepts any, "
     "e.g. test/test), AWS_PROFILE or profile=, or run where a role is attached; credentials never go in the URI"
@@ -122,6 +130,9 @@ class KmsConnection:
                 self.requests += 1
             try:
                 response: dict[str, Any] = method(**params)
+                member = REQUIRED_MEMBER.get(operation)
+                if member is not None and member not in response:
+                    raise IncompleteAnswer(member, response)
                 return response
             except Exception as exc:  # classified below; anything unexpected propagates unchanged
                 retryable, reason = self._classify(exc)
@@ -159,6 +170,8 @@ class KmsConnection:
             if code in TRANSIENT_CODES or _status(exc) >= 500:
                 return True, "server"
             return False, "client"
+        if isinstance(exc, IncompleteAnswer):
+            return True, "server"
         if isinstance(exc, CONNECTION_ERRORS):
             return True, "connection"
         if isinstance(exc, bx.BotoCoreError):
@@ -184,10 +197,11 @@ class KmsConnection:
         tries = f"after {attempts} attempt{'s' if attempts > 1 else ''}"
         if isinstance(exc, bx.ClientError) and _code(exc) in THROTTLING_CODES:
             return ThrottledError(f"{subject}: KMS throttled {operation} {tries} ({_code(exc)}); nothing was signed")
-        if isinstance(exc, bx.ClientError):
+        if isinstance(exc, (bx.ClientError, IncompleteAnswer)):
             return BackendUnavailableError(
                 f"{subject}: KMS failed {operation} {tries}: {_describe(exc)}",
-                hint="the KMS service reported an internal error; the request was not signed, try again later",
+                hint="the KMS service failed (an internal error or an answer without its result); nothing was signed, "
+                "try again later",
             )
         return BackendUnavailableError(
             f"{subject}: cannot reach KMS at {self.endpoint} for {operation} {tries}: {_describe(exc)}",
@@ -242,6 +256,15 @@ class KmsConnection:
         )
 
 
+class IncompleteAnswer(Exception):
+    """A 2xx answer without the member the operation must return; retried like a server error."""
+
+    def __init__(self, member: str, response: dict[str, Any]) -> None:
+        super().__init__(member)
+        self.member = member
+        self.status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
 class AlreadyExistsError(ConfigurationError):
     """KMS refused to create something (an alias) whose name is taken."""
 
@@ -274,6 +297,8 @@ def _not_applied(exc: Exception, reason: str | None) -> bool:
 def _describe(exc: Exception) -> str:
     if isinstance(exc, bx.ClientError):
         return f"{_code(exc)} (HTTP {_status(exc)})"
+    if isinstance(exc, IncompleteAnswer):
+        return f"an answer without {exc.member} (HTTP {exc.status})"
     return type(exc).__name__
 
 
