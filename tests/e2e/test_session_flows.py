@@ -312,3 +312,21 @@ def test_parallel_session_ops_on_distinct_nonce_keys(
     assert chain.counter_value(counter) == PARALLEL_OPS
     assert len(signed(audit, g.session_key)) == PARALLEL_OPS
     assert audit_mismatches(audit.entries(), chain.bundler) == []
+
+
+def test_batch_session_op_runs_every_call(chain: Chain, granted: Granted, counter: str, audit: AuditTrail) -> None:
+    """One session op executing a batch (ERC-7579 batch mode): each call is checked against the scope, then
+    all land in one transaction."""
+    calls = [Call(counter, 0, INCREMENT)] * 3
+    result = send_session_user_operation(
+        granted.account, granted.session_key, chain.bundler, granted.permission_id, calls
+    )
+    assert result.receipt is not None and result.receipt["success"] is True
+    assert chain.counter_value(counter) == 3
+    out_of_scope = [Call(counter, 0, INCREMENT), Call(counter, 0, SET_NUMBER + bytes(32))]
+    with pytest.raises(ScopeViolationError, match="call #1 ") as caught:
+        send_session_user_operation(
+            granted.account, granted.session_key, chain.bundler, granted.permission_id, out_of_scope
+        )
+    assert caught.value.call_index == 1 and chain.counter_value(counter) == 3
+    assert [e.context["user_op_hash"] for e in signed(audit, granted.session_key)] == ["0x" + result.user_op_hash.hex()]
