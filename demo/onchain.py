@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi import decode
+from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
 from signers.aa import CANONICAL, AddressBook, BundlerClient, NexusAccount, NodeClient
@@ -25,12 +25,17 @@ from signers.signature import Signature
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".state" / "chain" / "build" / "contracts.json"
+VERIFYING_PAYMASTER = (
+    ROOT / ".state/chain/npm/node_modules/@account-abstraction/contracts/artifacts/VerifyingPaymaster.json"
+)
 DETERMINISTIC_DEPLOYER = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
 
 INCREMENT = function_signature_to_4byte_selector("increment()")
 SET_NUMBER = function_signature_to_4byte_selector("setNumber(uint256)")
 NUMBER = function_signature_to_4byte_selector("number()")
 LAST_CALLER = function_signature_to_4byte_selector("lastCaller()")
+DEPOSIT = function_signature_to_4byte_selector("deposit()")
+BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 
 
 @dataclass(frozen=True)
@@ -90,15 +95,30 @@ class Chain:
     def fund(self, address: str, wei: int = 10**18) -> dict[str, Any]:
         return self.transact({"to": address, "value": hex(wei)})
 
-    def deploy_counter(self) -> str:
-        """A Counter of our own (chain/contracts/Counter.sol) at a fresh CREATE2 address."""
-        init_code = bytes.fromhex(json.loads(BUILD.read_text())["Counter"]["bytecode"].removeprefix("0x"))
+    def _deploy(self, name: str, init_code: bytes) -> str:
+        """CREATE2 through the deterministic deployer with a fresh salt; the new contract's address."""
         salt = secrets.token_bytes(32)
         digest = keccak(b"\xff" + bytes.fromhex(DETERMINISTIC_DEPLOYER[2:]) + salt + keccak(init_code))
         address = to_checksum_address(digest[12:])
-        self.transact({"to": DETERMINISTIC_DEPLOYER, "data": "0x" + (salt + init_code).hex(), "gas": hex(1_000_000)})
+        self.transact({"to": DETERMINISTIC_DEPLOYER, "data": "0x" + (salt + init_code).hex(), "gas": hex(5_000_000)})
         if not self.node.get_code(address):
-            raise RuntimeError(f"Counter deployment left no code at {address}")
+            raise RuntimeError(f"{name} deployment left no code at {address}")
+        return address
+
+    def deploy_counter(self) -> str:
+        """A Counter of our own (chain/contracts/Counter.sol) at a fresh CREATE2 address."""
+        init_code = bytes.fromhex(json.loads(BUILD.read_text())["Counter"]["bytecode"].removeprefix("0x"))
+        return self._deploy("Counter", init_code)
+
+    def deploy_verifying_paymaster(self, verifying_signer: str, deposit_wei: int = 10**18) -> str:
+        """The reference VerifyingPaymaster (@account-abstraction/contracts 0.7.0) trusting
+        ``verifying_signer``, with ``deposit_wei`` deposited at the EntryPoint to pay for what it sponsors."""
+        artifact = json.loads(VERIFYING_PAYMASTER.read_text())
+        init_code = bytes.fromhex(artifact["bytecode"].removeprefix("0x")) + encode(
+            ["address", "address"], [self.book.entry_point, verifying_signer]
+        )
+        address = self._deploy("VerifyingPaymaster", init_code)
+        self.transact({"to": address, "data": "0x" + DEPOSIT.hex(), "value": hex(deposit_wei)})
         return address
 
     # -- reads ----------------------------------------------------------------------------------------------
@@ -109,6 +129,13 @@ class Chain:
     def counter_last_caller(self, counter: str) -> str:
         (caller,) = decode(["address"], self.node.call(counter, LAST_CALLER))
         return to_checksum_address(caller)
+
+    def deposit_of(self, address: str) -> int:
+        """What ``address`` has deposited at the EntryPoint (a paymaster pays gas from it)."""
+        (value,) = decode(
+            ["uint256"], self.node.call(self.book.entry_point, BALANCE_OF + encode(["address"], [address]))
+        )
+        return int(value)
 
     def transaction_status(self, tx_hash: str) -> int:
         receipt = self.node.request("eth_getTransactionReceipt", [tx_hash])

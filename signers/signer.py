@@ -154,16 +154,21 @@ class Signer:
 
         return digest, finish
 
-    def sign_message(self, message: SignableMessage | bytes | str) -> SignedMessage:
-        """EIP-191. bytes are signed as bytes and str as text (personal_sign); a SignableMessage as is."""
+    def sign_message(
+        self, message: SignableMessage | bytes | str, *, context: Mapping[str, Any] | None = None
+    ) -> SignedMessage:
+        """EIP-191. bytes are signed as bytes and str as text (personal_sign); a SignableMessage as is.
+        ``context`` tells policies and the audit trail what the message stands for (no secrets)."""
         signable = hashing.as_signable(message)
         digest, finish = self._message(signable)
-        return finish(self._sign(digest, "message", signable))
+        return finish(self._sign(digest, "message", signable, context or {}))
 
-    async def asign_message(self, message: SignableMessage | bytes | str) -> SignedMessage:
+    async def asign_message(
+        self, message: SignableMessage | bytes | str, *, context: Mapping[str, Any] | None = None
+    ) -> SignedMessage:
         signable = hashing.as_signable(message)
         digest, finish = self._message(signable)
-        return finish(await self._asign(digest, "message", signable))
+        return finish(await self._asign(digest, "message", signable, context or {}))
 
     def sign_typed_data(
         self,

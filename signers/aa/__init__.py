@@ -7,6 +7,7 @@ See spec/smart-sessions.md for the formats. The names most users need:
     CreateSessionDataParams, ActionPolicyInfo, Rule, ...   what a session may do (the SDK's types)
     prepare_sessions, permission_id                        Session structs and their ids
     BundlerClient, PaymasterClient                         eth_*UserOperation*, ERC-7677
+    VerifyingPaymaster                                     sponsor ops, the paymaster key in custody
     install_smart_sessions, grant_permission,
     send_session_user_operation, revoke_permission         the flows
     enable_scope_check, register_session                   the local before_sign scope check
@@ -41,6 +42,7 @@ from .errors import (
     RpcUnavailableError,
     ScopeViolationError,
     SignatureCheckFailedError,
+    SponsorshipRefusedError,
     StakeTooLowError,
     ThrottledEntityError,
     UnsupportedAggregatorError,
@@ -73,6 +75,7 @@ from .flows import (
     revoke_permission,
     send_session_user_operation,
 )
+from .paymaster import VerifyingPaymaster, decode_validity, verifying_paymaster_hash
 from .rpc import JsonRpcClient, NodeClient
 from .scope import (
     SCOPES,
@@ -155,6 +158,10 @@ __all__ = [
     "SCOPES",
     "ScopeRegistry",
     "ScopeViolationError",
+    "VerifyingPaymaster",
+    "decode_validity",
+    "verifying_paymaster_hash",
+    "SponsorshipRefusedError",
     "Session",
     "SessionScopeCheck",
     "SignatureCheckFailedError",

@@ -209,6 +209,12 @@ class ScopeViolationError(AAError, PolicyViolationError):
         super().__init__(message, hint=hint)
 
 
+class SponsorshipRefusedError(AAError, PolicyViolationError):
+    """A sponsor's policy declined to pay for a UserOperation; the paymaster key signed nothing."""
+
+    hint = "send the op without a paymaster (the account pays), or change the sponsor's policy"
+
+
 _BY_CODE: dict[int, type[BundlerError]] = {
     cls.rpc_code: cls
     for cls in (
