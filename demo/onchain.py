@@ -2,7 +2,8 @@
 
 Everything here is ordinary use of the local chain stack (chain/README.md) and of ``signers.aa``: a Counter of
 one's own (so concurrent users of one anvil never see each other's increments), funding from an unlocked dev
-account, a counterfactual Nexus account, and the check that an audit trail matches the bundler's receipts.
+account, a counterfactual Nexus account, a VerifyingPaymaster with its deposit, and the check that an audit
+trail matches the bundler's receipts.
 """
 
 from __future__ import annotations
