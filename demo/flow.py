@@ -28,6 +28,8 @@ from signers.aa import (
     Session,
     UserOperationRejectedError,
     UserOperationResult,
+    VerifyingPaymaster,
+    decode_validity,
     grant_permission,
     install_smart_sessions,
     is_smart_sessions_installed,
@@ -103,14 +105,20 @@ class Demo:
 
     # -- steps ----------------------------------------------------------------------------------------------
     def grant(
-        self, account: NexusAccount, owner: Signer, session_key: Signer, counter: str, valid_until: int
+        self,
+        account: NexusAccount,
+        owner: Signer,
+        session_key: Signer,
+        counter: str,
+        valid_until: int,
+        paymaster: VerifyingPaymaster | None = None,
     ) -> tuple[bytes, Session]:
         params = CreateSessionDataParams(
             session_public_key=session_key.address,
             action_policies_info=[ActionPolicyInfo(counter, INCREMENT)],
             session_valid_until=valid_until,
         )
-        granted = grant_permission(account, owner, self.chain.bundler, params)
+        granted = grant_permission(account, owner, self.chain.bundler, params, paymaster=paymaster)
         (pid,), (session,) = granted.permission_ids, granted.sessions
         r = self.report
         r.fact("permission id", "0x" + pid.hex())
@@ -120,6 +128,7 @@ class Demo:
         r.fact("valid until", f"{valid_until} ({when})")
         policies = ", ".join(self.name(p.policy) for a in session.actions for p in a.action_policies)
         r.fact("policies", f"session: {self.name(session.user_op_policies[0].policy)}; action: {policies}")
+        r.fact("may use a paymaster", session.permit_erc4337_paymaster)
         self.show_op(granted, "grant ")
         r.check(account.is_permission_enabled(pid), "SmartSession.isPermissionEnabled(permission, account) is true")
         return pid, session
@@ -332,13 +341,15 @@ def _flow(
     r.check(chain.counter_value(counter) == before, f"Counter.number() still {before}")
 
     # 10 --------------------------------------------------------------------------------------------------
-    r.step("Rotate: a new session key in the HSM, a new grant, the old permission revoked")
+    r.step("Rotate: a new session key in the HSM, a new grant (paid by a sponsor), the old permission revoked")
     session2_uri = token.generate_key(prefix="session-key")
     session2 = signers.load_signer(session2_uri)
     cleanup.callback(session2.close)
     demo.names[session2.address] = "session key 2, HSM"
     _show_hsm_custody(r, session2_uri, session2)
-    pid2, _ = demo.grant(account, owner, session2, counter, valid_until)
+    sponsor = _deploy_sponsor(demo, kms, cleanup)
+    demo.progress("owner UserOperation: granting session key 2, sponsored ...")
+    pid2, _ = demo.grant(account, owner, session2, counter, valid_until, paymaster=sponsor)
     demo.progress("owner UserOperation: removeSession(old permission) ...")
     revoked = revoke_permission(account, owner, chain.bundler, pid1)
     demo.show_op(revoked, "revoke ")
@@ -357,6 +368,20 @@ def _flow(
     r.check(chain.counter_value(counter) == before + 1, f"Counter.number() went {before} -> {before + 1}")
 
     # 11 --------------------------------------------------------------------------------------------------
+    r.step("A sponsor pays: a session op approved by the paymaster's key in AWS KMS")
+    balance, deposit = chain.node.get_balance(account.address), chain.deposit_of(sponsor.address)
+    demo.progress("session UserOperation with paymaster approval ...")
+    sponsored = demo.increment(account, session2, pid2, counter, paymaster=sponsor)
+    receipt = demo.show_op(sponsored, "sponsored ")
+    valid_until_pm, _, _ = decode_validity(sponsored.user_operation.paymaster_data)
+    r.fact("approval valid until", f"{valid_until_pm} (validUntil in paymasterData)")
+    cost = int(receipt["actualGasCost"], 16)
+    r.check(receipt["paymaster"].lower() == sponsor.address.lower(), "the receipt names the VerifyingPaymaster")
+    r.check(chain.node.get_balance(account.address) == balance, "the account's balance did not move")
+    r.check(chain.deposit_of(sponsor.address) == deposit - cost, f"the paymaster's deposit paid {_wei_to_eth(cost)}")
+    r.check(chain.counter_value(counter) == before + 2, f"Counter.number() went {before + 1} -> {before + 2}")
+
+    # 12 --------------------------------------------------------------------------------------------------
     r.step("Revoke the remaining session")
     revoked = revoke_permission(account, owner, chain.bundler, pid2)
     demo.show_op(revoked, "revoke ")
@@ -369,7 +394,7 @@ def _flow(
     )
     counter_end = chain.counter_value(counter)
 
-    # 12 --------------------------------------------------------------------------------------------------
+    # 13 --------------------------------------------------------------------------------------------------
     r.step("The audit trail against the chain")
     entries = demo.trail.entries()
     r.fact("trail", f"{audit_path.relative_to(audit_path.parents[2])} ({len(entries)} entries)")
@@ -381,6 +406,8 @@ def _flow(
             fate, reason = "refused by the before_sign hook, never signed", str(e.reason)
         elif e.outcome == "failed":  # the owner key asked while disabled in KMS (step 6)
             fate, reason = "the backend refused: no signature", str(e.reason)
+        elif "sponsored" in e.context:  # a paymaster approval (a message), not an op
+            fate = f"approved paying for {demo.name(str(e.context['sponsored']))}, nonce {int(e.context['nonce']):#x}"
         elif e.id in refused_ids:
             fate = "signed, refused by the bundler"
         else:
@@ -406,6 +433,22 @@ def _flow(
     owner_ops = 6  # install, three grants, two revocations
     r.check(len(demo.signed_by(owner)) == owner_ops, f"the owner key signed exactly the {owner_ops} owner ops")
     r.fact("Counter.number()", f"{counter_start} at the start, {counter_end} at the end")
+
+
+def _deploy_sponsor(demo: Demo, kms: LocalStackKms, cleanup: contextlib.ExitStack) -> VerifyingPaymaster:
+    """A VerifyingPaymaster (@account-abstraction/contracts 0.7.0) trusting a new key in AWS KMS, 1 ETH deposited."""
+    r, chain = demo.report, demo.chain
+    key_id, uri = kms.create_key("signers demo: paymaster")
+    cleanup.callback(_schedule_deletion, kms, key_id)
+    key = signers.load_signer(uri)
+    cleanup.callback(key.close)
+    demo.names[key.address] = "paymaster key, AWS KMS"
+    demo.progress("deploying a VerifyingPaymaster and depositing for it ...")
+    address = chain.deploy_verifying_paymaster(key.address, deposit_wei=10**18)
+    demo.names[address] = "VerifyingPaymaster"
+    r.fact("paymaster", f"{address} (VerifyingPaymaster, deposit {_wei_to_eth(chain.deposit_of(address))})")
+    r.fact("paymaster key", f"{uri} -> {key.address}")
+    return VerifyingPaymaster(address, key)
 
 
 def _show_hsm_custody(r: Report, uri: str, signer: Signer) -> None:
