@@ -4,8 +4,8 @@ The reference ``VerifyingPaymaster`` (``@account-abstraction/contracts`` 0.7.0, 
 ``paymasterData`` carries ``abi.encode(uint48 validUntil, uint48 validAfter)`` followed by the
 ``verifyingSigner``'s EIP-191 signature over ``getHash(op, validUntil, validAfter)``. That key decides who
 gets gas for free, so it deserves the same custody as an owner key: ``VerifyingPaymaster`` signs with any
-``Signer`` (KMS, HSM) and plugs into the flows as their ``paymaster=`` (the ``Paymaster`` protocol), or
-behind an ERC-7677 service of one's own.
+``Signer`` (KMS, HSM) and plugs into the flows as their ``paymaster=`` (the ``Paymaster`` protocol), or sits
+behind an ERC-7677 service of one's own (then fix its gas limits: ERC-7677 does not pass the estimate).
 
 The approval covers every op field but the signature and ``paymasterData`` itself, including the paymaster
 gas limits: ``data`` is therefore asked after gas estimation, with the limits the op will carry.
@@ -105,13 +105,15 @@ class VerifyingPaymaster:
         return f"VerifyingPaymaster({self.address}, signer={self.signer.address})"
 
     def _data(self, paymaster_data: bytes, op: UserOperation) -> PaymasterData:
+        # fixed limits when configured, else the op's own (the bundler's estimate once it has been made)
+        verification, post_op = self.verification_gas_limit, self.post_op_gas_limit
         return PaymasterData(
             paymaster=self.address,
             paymaster_data=paymaster_data,
-            paymaster_verification_gas_limit=self.verification_gas_limit or op.paymaster_verification_gas_limit or None,
-            paymaster_post_op_gas_limit=self.post_op_gas_limit
-            if self.post_op_gas_limit is not None
-            else op.paymaster_post_op_gas_limit,
+            paymaster_verification_gas_limit=op.paymaster_verification_gas_limit
+            if verification is None
+            else verification,
+            paymaster_post_op_gas_limit=op.paymaster_post_op_gas_limit if post_op is None else post_op,
         )
 
     def _refuse_unsponsored(self, op: UserOperation) -> None:
