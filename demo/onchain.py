@@ -19,7 +19,7 @@ from typing import Any
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
-from signers.aa import CANONICAL, AddressBook, BundlerClient, NexusAccount, NodeClient
+from signers.aa import CANONICAL, AddressBook, BundlerClient, NexusAccount, NodeClient, UserOperation
 from signers.audit import AuditEntry
 from signers.hashing import personal_sign_hash
 from signers.signature import Signature
@@ -167,9 +167,14 @@ def audit_mismatches(
     exactly that signature (a userOpHash does not cover the signature, so the same op signed by a wrong key
     and then by the right one shares its hash: only the signature tells which of the two landed). Entries the
     caller saw refused (``refused``) must be the ones whose signature is not on chain.
+
+    For every paymaster approval (a message entry naming what it ``sponsored``): one of the landed ops, from
+    that sender with that nonce, carries exactly that approval in its paymasterData.
     """
+    entries = list(entries)
     refused_ids = {e.id for e in refused}
     problems = []
+    landed_approvals: set[tuple[str, int, bytes]] = set()  # (sender, nonce, approval) of the ops that landed
     for entry in entries:
         if entry.outcome != "signed" or entry.kind != "user_operation":
             continue
@@ -180,8 +185,10 @@ def audit_mismatches(
             problems.append(f"entry {entry.id}: digest {entry.digest} is not personal_sign({op_hash})")
         if len(signature) != 65 or Signature.from_bytes(signature).recover(digest) != entry.address:
             problems.append(f"entry {entry.id}: signature does not recover to {entry.address}")
-        landed = landed_signature(bundler, op_hash)
-        on_chain = landed is not None and landed.endswith(signature)  # session ops: 0x00 ‖ permissionId ‖ sig
+        landed = landed_operation(bundler, op_hash)
+        on_chain = landed is not None and landed.signature.endswith(signature)  # session: 0x00 ‖ permissionId ‖ sig
+        if landed is not None and landed.paymaster is not None:
+            landed_approvals.add((landed.sender, landed.nonce, landed.paymaster_data[64:]))
         if entry.id in refused_ids:
             if on_chain:
                 problems.append(f"entry {entry.id}: {op_hash} was refused, but its signature is on chain")
@@ -189,13 +196,20 @@ def audit_mismatches(
             problems.append(f"entry {entry.id}: signed {op_hash} has no successful receipt")
         elif not on_chain:
             problems.append(f"entry {entry.id}: {op_hash} landed with another signature than the audited one")
+    for entry in entries:
+        if entry.outcome != "signed" or "sponsored" not in entry.context or entry.id in refused_ids:
+            continue
+        approval = bytes.fromhex((entry.signature or "").removeprefix("0x"))
+        sender, nonce = str(entry.context["sponsored"]), int(entry.context["nonce"])
+        if (sender, nonce, approval) not in landed_approvals:
+            problems.append(f"entry {entry.id}: the approval for {sender} nonce {nonce:#x} is on no landed op")
     return problems
 
 
-def landed_signature(bundler: BundlerClient, user_op_hash: str | bytes) -> bytes | None:
-    """The signature field of the op with this hash as included on chain, if it was included successfully."""
+def landed_operation(bundler: BundlerClient, user_op_hash: str | bytes) -> UserOperation | None:
+    """The op with this hash as included on chain, if it was included successfully."""
     receipt = bundler.get_user_operation_receipt(user_op_hash)
     if receipt is None or receipt.get("success") is not True:
         return None
     found = bundler.get_user_operation_by_hash(user_op_hash)
-    return None if found is None else found["userOperation"].signature
+    return None if found is None else found["userOperation"]

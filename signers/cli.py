@@ -178,10 +178,11 @@ def audit_command(db: str, address: str | None, outcome: str | None, as_json: bo
                 continue
             when = datetime.fromtimestamp(entry.at, UTC).isoformat(timespec="seconds")
             what = entry.signature if entry.outcome == "signed" else f"{entry.outcome}: {entry.reason}"
-            op = entry.context.get("user_op_hash")
-            click.echo(
-                f"{when} {entry.address} {entry.kind:<14} {entry.digest} {what}" + (f" userOp {op}" if op else "")
-            )
+            op, sponsored = entry.context.get("user_op_hash"), entry.context.get("sponsored")
+            about = f" userOp {op}" if op else ""
+            if sponsored:  # a paymaster approval (signers.aa.VerifyingPaymaster)
+                about = f" sponsors {sponsored} nonce {int(entry.context.get('nonce', 0)):#x}"
+            click.echo(f"{when} {entry.address} {entry.kind:<14} {entry.digest} {what}{about}")
     finally:
         trail.close()
 

@@ -5,7 +5,10 @@ chain (tests/e2e/test_paymaster.py)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -93,6 +96,11 @@ def test_approvals_are_audited_with_what_they_sponsor(key: Signer, tmp_path: os.
     assert entry.context == {"paymaster": PAYMASTER, "sponsored": _op().sender, "nonce": 7, "chain_id": 5,
                              "valid_until": NOW + 600}  # fmt: skip
     trail.close()
+    shown = subprocess.run(
+        [str(Path(sys.executable).with_name("signers")), "audit", "--db", trail.path],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert f"{key.address} message" in shown and f"sponsors {_op().sender} nonce 0x7" in shown
 
 
 def test_sponsor_policy_refuses_without_signing(key: Signer) -> None:

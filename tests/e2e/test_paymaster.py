@@ -17,7 +17,7 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
 import signers
-from demo.onchain import INCREMENT, Chain
+from demo.onchain import INCREMENT, Chain, audit_mismatches
 from signers.aa import (
     ActionPolicyInfo,
     BundlerError,
@@ -122,6 +122,7 @@ def test_install_grant_and_session_ops_all_sponsored(
     approvals = audit.entries(address=paymaster.signer.address, outcome="signed")
     assert len(approvals) == 4 and {e.context["sponsored"] for e in approvals} == {account.address}
     assert all(e.kind == "message" and e.context["paymaster"] == paymaster.address for e in approvals)
+    assert audit_mismatches(audit.entries(), chain.bundler) == []  # each approval is on its landed op
 
 
 def test_session_granted_without_paymaster_cannot_use_one(
@@ -167,6 +168,7 @@ def test_the_entry_point_refuses_a_bad_approval(
     unfunded_account: NexusAccount,
     owner: Signer,
     paymaster: VerifyingPaymaster,
+    audit: AuditTrail,
     case: str,
     error: type[BundlerError],
     match: str,
@@ -179,6 +181,10 @@ def test_the_entry_point_refuses_a_bad_approval(
     with pytest.raises(error, match=match):
         install_smart_sessions(unfunded_account, owner, chain.bundler, paymaster=bad)
     assert chain.deposit_of(paymaster.address) == deposit and not unfunded_account.is_deployed()
+    signed = audit.entries(outcome="signed")
+    assert [e.kind for e in signed] == ["message", "user_operation"]  # the approval, then the op
+    assert len(audit_mismatches(signed, chain.bundler)) == 2  # neither is on chain...
+    assert audit_mismatches(signed, chain.bundler, refused=signed) == []  # ...as the caller saw
 
 
 def erc7677_answer(paymaster: VerifyingPaymaster) -> Callable[[str, list[Any]], Any]:
@@ -200,7 +206,7 @@ def erc7677_answer(paymaster: VerifyingPaymaster) -> Callable[[str, list[Any]], 
 
 
 def test_erc7677_client_against_a_service_backed_by_the_paymaster(
-    chain: Chain, unfunded_account: NexusAccount, owner: Signer, paymaster: VerifyingPaymaster
+    chain: Chain, unfunded_account: NexusAccount, owner: Signer, paymaster: VerifyingPaymaster, audit: AuditTrail
 ) -> None:
     # an ERC-7677 service does not see the bundler's estimate: it fixes its own paymaster gas limits
     behind = VerifyingPaymaster(paymaster.address, paymaster.signer, verification_gas_limit=60_000, post_op_gas_limit=0)
@@ -211,6 +217,7 @@ def test_erc7677_client_against_a_service_backed_by_the_paymaster(
         finally:
             client.close()
     assert_sponsored(chain, paymaster, result)
+    assert audit_mismatches(audit.entries(), chain.bundler) == []
     assert server.methods() == ["pm_getPaymasterStubData", "pm_getPaymasterData"]
     assert result.user_operation.paymaster_verification_gas_limit == 60_000
     assert chain.node.get_balance(unfunded_account.address) == 0 and unfunded_account.is_deployed()
