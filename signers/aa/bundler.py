@@ -14,6 +14,7 @@ from .errors import (
     BundlerError,
     MethodNotFoundError,
     RpcError,
+    RpcUnavailableError,
     UserOperationFailedError,
     UserOperationTimeoutError,
     bundler_error,
@@ -78,9 +79,15 @@ class BundlerClient:
 
     def send_user_operation(self, op: UserOperation, entry_point: str) -> bytes:
         """eth_sendUserOperation: the userOpHash the bundler computed."""
-        return to_bytes(
-            self.rpc.request("eth_sendUserOperation", [op.to_rpc(), to_address(entry_point)]), "userOpHash", 32
-        )
+        try:
+            answer = self.rpc.request("eth_sendUserOperation", [op.to_rpc(), to_address(entry_point)])
+        except RpcUnavailableError as error:  # unlike a read, this one may have had its effect
+            raise RpcUnavailableError(
+                error.message,
+                hint="the op may have reached the bundler: look up its userOpHash with eth_getUserOperationReceipt "
+                "or send the same signed op again; never sign a new op for the same action under another nonce",
+            ) from None
+        return to_bytes(answer, "userOpHash", 32)
 
     def estimate_user_operation_gas(
         self, op: UserOperation, entry_point: str, state_override: dict[str, Any] | None = None
@@ -143,11 +150,19 @@ class BundlerClient:
         poll_interval: float = 0.25,
         check: bool = True,
     ) -> dict[str, Any]:
-        """Poll until the op is included. ``check``: raise UserOperationFailedError if its calls reverted."""
+        """Poll until the op is included. ``check``: raise UserOperationFailedError if its calls reverted.
+
+        A bundler that stops answering for a while (a restart, a dropped connection) is polled again until the
+        timeout: the op may be included meanwhile, and giving up early would leave the caller without its fate.
+        """
         op_hash = to_hex(to_bytes(user_op_hash, "userOpHash", 32))
         deadline = time.monotonic() + timeout
+        unreachable: RpcUnavailableError | None = None
         while True:
-            receipt = self.get_user_operation_receipt(op_hash)
+            try:
+                receipt = self.get_user_operation_receipt(op_hash)
+            except RpcUnavailableError as error:
+                receipt, unreachable = None, error
             if receipt is not None:
                 if check and receipt.get("success") is False:
                     reason = receipt.get("reason") or "no reason given"
@@ -159,7 +174,10 @@ class BundlerClient:
                 return receipt
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise UserOperationTimeoutError(f"UserOperation {op_hash} not included within {timeout:g} s")
+                last = f"; the bundler's last answer: {unreachable.message}" if unreachable is not None else ""
+                raise UserOperationTimeoutError(
+                    f"UserOperation {op_hash} not included within {timeout:g} s{last}", user_op_hash=op_hash
+                )
             time.sleep(min(poll_interval, remaining))  # a library poll loop; tests wait on this, not on sleeps
 
 

@@ -25,7 +25,7 @@ class AAConfigurationError(AAError, ConfigurationError):
 class RpcUnavailableError(AAError, BackendUnavailableError):
     """The bundler, paymaster or node did not answer, or answered something that is not JSON-RPC."""
 
-    hint = "check the URL and that the service is running; nothing was sent on-chain by this call"
+    hint = "check the URL and that the service is running; a read can simply be asked again"
 
 
 # -- JSON-RPC errors ---------------------------------------------------------------------------------------
@@ -184,10 +184,39 @@ class UserOperationNotFoundError(AAError):
     """No UserOperation (or receipt) is known for this hash."""
 
 
-class UserOperationTimeoutError(AAError):
-    """The UserOperation was not included before the timeout."""
+# What to do with a signed op whose fate is unknown. Never "sign a new op for the same action": the first
+# may still land, and both would run. An op cannot run twice (its nonce), so waiting or resending it is safe.
+_IN_DOUBT_HINT = (
+    "it may still be included: wait for its receipt (bundler.wait_for_receipt(error.user_op_hash)) or send "
+    "error.user_operation again unchanged (one op cannot run twice); to give it up, replace it with an op of the "
+    "same nonce, never sign a new op for the same action under another nonce"
+)
 
-    hint = "it may still be included later: query eth_getUserOperationReceipt again, or resend with a new nonce"
+
+class UserOperationTimeoutError(AAError):
+    """The UserOperation was not included before the timeout. ``user_op_hash`` names it; ``user_operation``
+    is the signed op when the flow that sent it raised this."""
+
+    hint = _IN_DOUBT_HINT
+
+    def __init__(
+        self, message: str, *, user_op_hash: str = "", user_operation: Any = None, hint: str | None = None
+    ) -> None:
+        self.user_op_hash = user_op_hash
+        self.user_operation = user_operation
+        super().__init__(message, hint=hint)
+
+
+class UserOperationInDoubtError(RpcUnavailableError):
+    """A signed UserOperation was sent, and the bundler's answer was lost: it may be pending, or not.
+    ``user_op_hash`` and ``user_operation`` (the signed op) let the caller find out, or send it again."""
+
+    hint = _IN_DOUBT_HINT
+
+    def __init__(self, message: str, *, user_op_hash: str, user_operation: Any) -> None:
+        self.user_op_hash = user_op_hash
+        self.user_operation = user_operation
+        super().__init__(message)
 
 
 class UserOperationFailedError(AAError):

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 from .accounts import SmartAccount, Validation, random_nonce_key
 from .addresses import ZERO_ADDRESS
 from .bundler import BundlerClient, GasFees, Paymaster
-from .errors import OperationCostError, UserOperationHashMismatchError
+from .errors import (
+    OperationCostError,
+    RpcUnavailableError,
+    UserOperationHashMismatchError,
+    UserOperationInDoubtError,
+    UserOperationTimeoutError,
+)
 from .execution import Call, ModuleType, as_call, encode_install_module
 from .hexutil import BytesLike, to_bytes
 from .scope import PLUGIN_NAME as SCOPE_PLUGIN_NAME
@@ -142,13 +148,25 @@ def _check_cost(op: UserOperation, max_cost_wei: int | None) -> None:
 def _submit(
     account: SmartAccount, bundler: BundlerClient, signed: UserOperation, wait: bool, timeout: float
 ) -> UserOperationResult:
-    op_hash = bundler.send_user_operation(signed, account.entry_point)
     expected = account.user_op_hash(signed)
+    try:
+        op_hash = bundler.send_user_operation(signed, account.entry_point)
+    except RpcUnavailableError as error:
+        # the request may have reached the bundler before its answer was lost: hand back what was signed
+        raise UserOperationInDoubtError(
+            f"{error.message}, after the op was signed and sent (userOpHash 0x{expected.hex()})",
+            user_op_hash="0x" + expected.hex(),
+            user_operation=signed,
+        ) from None
     if op_hash != expected:
         raise UserOperationHashMismatchError(
             f"the bundler answered userOpHash 0x{op_hash.hex()}, but the op it was sent is 0x{expected.hex()}"
         )
-    receipt = bundler.wait_for_receipt(op_hash, timeout=timeout) if wait else None
+    try:
+        receipt = bundler.wait_for_receipt(op_hash, timeout=timeout) if wait else None
+    except UserOperationTimeoutError as error:
+        error.user_operation = signed
+        raise
     return UserOperationResult(op_hash, signed, receipt)
 
 

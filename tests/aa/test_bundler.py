@@ -156,6 +156,19 @@ def test_non_json_rpc_answers_are_unavailable_errors(reply: Reply, words: str) -
     assert isinstance(info.value, BackendUnavailableError)
 
 
+def test_an_unanswered_send_says_the_op_may_have_gone_through() -> None:
+    """A lost answer to a read is harmless; to eth_sendUserOperation it is not: the hint must not say
+    "nothing was sent" (the flows go further: UserOperationInDoubtError, tests/e2e/test_bundler_faults.py)."""
+    bad_gateway = Reply(502, b"<html>bad gateway</html>", "text/html")
+    with serve(lambda m, p: bad_gateway) as server, BundlerClient(server.url) as bundler:
+        with pytest.raises(RpcUnavailableError) as read:
+            bundler.get_user_operation_receipt(HASH)
+        with pytest.raises(RpcUnavailableError) as send:
+            bundler.send_user_operation(OP, EP)
+    assert "asked again" in read.value.hint
+    assert "may have reached the bundler" in send.value.hint and "never sign a new op" in send.value.hint
+
+
 def test_refused_connection_names_the_url_without_its_api_key() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -7,14 +7,26 @@ Every service is real and started by the shared session fixtures (tests/fixtures
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import signers
-from demo.onchain import Chain
-from signers.aa import CANONICAL, BundlerClient, NexusAccount, NodeClient, enable_scope_check
+from demo.onchain import INCREMENT, Chain
+from signers.aa import (
+    CANONICAL,
+    ActionPolicyInfo,
+    BundlerClient,
+    CreateSessionDataParams,
+    NexusAccount,
+    NodeClient,
+    Session,
+    enable_scope_check,
+    grant_permission,
+    install_smart_sessions,
+)
 from signers.audit import AuditTrail
 from signers.signer import Signer
 from tests.fixtures.chain import ChainStack
@@ -100,3 +112,39 @@ def account(chain: Chain, owner: Signer) -> NexusAccount:
     assert not account.is_deployed()
     chain.fund(account.address)
     return account
+
+
+@dataclass
+class Granted:
+    """An installed account with one session granted for Counter.increment()."""
+
+    account: NexusAccount
+    session_key: Signer
+    permission_id: bytes
+    session: Session
+
+
+def grant_increment(
+    chain: Chain, account: NexusAccount, owner: Signer, session_key: Signer, counter: str, **session: Any
+) -> tuple[bytes, Session]:
+    params = CreateSessionDataParams(
+        session_public_key=session_key.address,
+        action_policies_info=[ActionPolicyInfo(counter, INCREMENT)],
+        **session,
+    )
+    granted = grant_permission(account, owner, chain.bundler, params)
+    assert granted.receipt is not None and granted.receipt["success"] is True
+    (pid,) = granted.permission_ids
+    assert account.is_permission_enabled(pid) is True
+    return pid, granted.sessions[0]
+
+
+@pytest.fixture
+def granted(
+    chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str
+) -> Granted:
+    installed = install_smart_sessions(account, owner, chain.bundler)
+    assert installed.receipt is not None and installed.receipt["success"] is True
+    session_key = session_keys()
+    pid, session = grant_increment(chain, account, owner, session_key, counter)
+    return Granted(account, session_key, pid, session)

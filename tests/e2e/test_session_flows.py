@@ -11,23 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from demo.onchain import INCREMENT, SET_NUMBER, Chain, audit_mismatches
 from signers.aa import (
-    ActionPolicyInfo,
     Call,
-    CreateSessionDataParams,
     NexusAccount,
     ScopeViolationError,
-    Session,
     SignatureCheckFailedError,
     UserOperation,
     UserOperationRejectedError,
-    grant_permission,
     install_smart_sessions,
     is_smart_sessions_installed,
     revoke_permission,
@@ -38,44 +33,9 @@ from signers.audit import AuditEntry, AuditTrail
 from signers.hashing import personal_sign_hash
 from signers.signature import Signature
 from signers.signer import Signer
+from tests.e2e.conftest import Granted, grant_increment
 
 PARALLEL_OPS = 4
-
-
-@dataclass
-class Granted:
-    """An installed account with one session granted for Counter.increment()."""
-
-    account: NexusAccount
-    session_key: Signer
-    permission_id: bytes
-    session: Session
-
-
-def grant_increment(
-    chain: Chain, account: NexusAccount, owner: Signer, session_key: Signer, counter: str, **session: Any
-) -> tuple[bytes, Session]:
-    params = CreateSessionDataParams(
-        session_public_key=session_key.address,
-        action_policies_info=[ActionPolicyInfo(counter, INCREMENT)],
-        **session,
-    )
-    granted = grant_permission(account, owner, chain.bundler, params)
-    assert granted.receipt is not None and granted.receipt["success"] is True
-    (pid,) = granted.permission_ids
-    assert account.is_permission_enabled(pid) is True
-    return pid, granted.sessions[0]
-
-
-@pytest.fixture
-def granted(
-    chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str
-) -> Granted:
-    installed = install_smart_sessions(account, owner, chain.bundler)
-    assert installed.receipt is not None and installed.receipt["success"] is True
-    session_key = session_keys()
-    pid, session = grant_increment(chain, account, owner, session_key, counter)
-    return Granted(account, session_key, pid, session)
 
 
 def increment(chain: Chain, g: Granted, counter: str, **options: Any) -> dict[str, Any]:
