@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import (
+    SENT_IN_DOUBT_HINT,
     BundlerError,
     MethodNotFoundError,
     RpcError,
@@ -82,11 +83,7 @@ class BundlerClient:
         try:
             answer = self.rpc.request("eth_sendUserOperation", [op.to_rpc(), to_address(entry_point)])
         except RpcUnavailableError as error:  # unlike a read, this one may have had its effect
-            raise RpcUnavailableError(
-                error.message,
-                hint="the op may have reached the bundler: look up its userOpHash with eth_getUserOperationReceipt "
-                "or send the same signed op again; never sign a new op for the same action under another nonce",
-            ) from None
+            raise RpcUnavailableError(error.message, hint=SENT_IN_DOUBT_HINT) from None
         return to_bytes(answer, "userOpHash", 32)
 
     def estimate_user_operation_gas(

@@ -186,10 +186,16 @@ class UserOperationNotFoundError(AAError):
 
 # What to do with a signed op whose fate is unknown. Never "sign a new op for the same action": the first
 # may still land, and both would run. An op cannot run twice (its nonce), so waiting or resending it is safe.
+_NEVER_RESIGN = "never sign a new op for the same action under another nonce"
 _IN_DOUBT_HINT = (
     "it may still be included: wait for its receipt (bundler.wait_for_receipt(error.user_op_hash)) or send "
     "error.user_operation again unchanged (one op cannot run twice); to give it up, replace it with an op of the "
-    "same nonce, never sign a new op for the same action under another nonce"
+    f"same nonce; {_NEVER_RESIGN}"
+)
+# the same advice where only the op the caller sent is at hand (BundlerClient.send_user_operation)
+SENT_IN_DOUBT_HINT = (
+    "the op may have reached the bundler: look up its userOpHash with eth_getUserOperationReceipt or send the "
+    f"same signed op again; {_NEVER_RESIGN}"
 )
 
 
