@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .errors import SignatureVerificationError
 from .keys import PublicKey
+
+if TYPE_CHECKING:
+    from .signer import SignRequest
 
 
 class Backend(ABC):
@@ -34,6 +37,16 @@ class Backend(ABC):
     async def asign(self, digest: bytes) -> bytes:
         """Async twin of ``sign``; backends with a native async client override it."""
         return await asyncio.to_thread(self.sign, digest)
+
+    def sign_request(self, request: SignRequest) -> bytes:
+        """Sign ``request.digest``. The core calls this, not ``sign``: a backend that forwards requests to a
+        remote signer (whose own policies must see what is signed: the message, typed data, transaction or
+        UserOperation) overrides it; every other backend keeps this default."""
+        return self.sign(request.digest)
+
+    async def asign_request(self, request: SignRequest) -> bytes:
+        """Async twin of ``sign_request``."""
+        return await self.asign(request.digest)
 
     def on_invalid_signature(self, error: SignatureVerificationError) -> None:
         """Called when a signature failed the self-check, before any retry. A backend can find out why

@@ -111,7 +111,7 @@ class Signer:
         signature = None
         try:
             for attempt in range(self.backend.invalid_signature_retries + 1):
-                signature = self._checked(request, self.backend.sign(request.digest), attempt)
+                signature = self._checked(request, self.backend.sign_request(request), attempt)
                 if signature is not None:
                     break
         except SignerError as error:
@@ -128,7 +128,7 @@ class Signer:
         signature = None
         try:
             for attempt in range(self.backend.invalid_signature_retries + 1):
-                signature = self._checked(request, await self.backend.asign(request.digest), attempt)
+                signature = self._checked(request, await self.backend.asign_request(request), attempt)
                 if signature is not None:
                     break
         except SignerError as error:
