@@ -30,7 +30,7 @@ test: services
 	$(PY) -m pytest
 
 unit: install
-	$(PY) -m pytest tests/core
+	$(PY) -m pytest -m "not service"
 
 bench: services
 	$(PY) bench/run.py
