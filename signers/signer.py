@@ -41,6 +41,17 @@ class SignRequest:
     context: Mapping[str, Any] = field(default_factory=dict)  # e.g. chain_id, entry_point, user_op_hash
 
 
+def _typed(
+    domain: dict[str, Any] | None,
+    types: dict[str, Any] | None,
+    message: dict[str, Any] | None,
+    full: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A typed_data request's payload: the typed data as given, so that a policy or a remote signer sees the
+    structure (the SignableMessage holds only its two hashes)."""
+    return full if full is not None else {"domain": domain, "types": types, "message": message}
+
+
 class Signer:
     """An Ethereum signer over a key in custody. Obtain one with ``signers.load_signer(uri)``."""
 
@@ -180,7 +191,7 @@ class Signer:
         """EIP-712, with the arguments of eth-account's ``sign_typed_data``."""
         signable = hashing.typed_data_message(domain_data, message_types, message_data, full_message)
         digest, finish = self._message(signable)
-        return finish(self._sign(digest, "typed_data", signable))
+        return finish(self._sign(digest, "typed_data", _typed(domain_data, message_types, message_data, full_message)))
 
     async def asign_typed_data(
         self,
@@ -191,7 +202,9 @@ class Signer:
     ) -> SignedMessage:
         signable = hashing.typed_data_message(domain_data, message_types, message_data, full_message)
         digest, finish = self._message(signable)
-        return finish(await self._asign(digest, "typed_data", signable))
+        return finish(
+            await self._asign(digest, "typed_data", _typed(domain_data, message_types, message_data, full_message))
+        )
 
     def sign_transaction(
         self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
