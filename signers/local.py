@@ -21,7 +21,7 @@ from .errors import AuthenticationError, ConfigurationError, KeyNotFoundError
 from .hookspecs import Register, hookimpl
 from .keys import PublicKey, parse_private_key
 from .secrets import read_secret
-from .uri import SignerURI
+from .uri import NO_SECRET_HINT, SignerURI
 
 
 class LocalBackend(Backend):
@@ -57,10 +57,11 @@ def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
     if kind == "env" and ref:
         uri.refuse_unknown(set())
         value = os.environ.get(ref)
-        if value is None:
+        if value is None:  # the name is not quoted: a key pasted as local:env:<hex> would be echoed back
             raise KeyNotFoundError(
-                f"local:env:{ref}: the environment variable is not set",
-                hint=f"export {ref}=0x<64 hex digits> (development and tests only)",
+                "local:env:NAME: the environment variable the URI names is not set",
+                hint="export NAME=0x<64 hex digits> (development and tests only); NAME is the variable's name, "
+                "never the key itself",
             )
         return LocalBackend(parse_private_key(value, f"local:env:{ref}"), f"local:env:{ref}")
     if kind == "keystore" and ref:
@@ -69,7 +70,10 @@ def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
         try:
             keystore = json.loads(Path(ref).read_text())
         except OSError as exc:
-            raise KeyNotFoundError(f"{where}: {exc.strerror}") from None
+            # the path is not quoted until the file is found: a key pasted as the path would be echoed back
+            raise KeyNotFoundError(
+                f"local:keystore:PATH: cannot read the file the URI names ({exc.strerror})"
+            ) from None
         except ValueError:
             raise ConfigurationError(f"{where}: not a JSON keystore") from None
         password = read_secret(uri.option("password-source"), "password")
@@ -84,8 +88,8 @@ def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
             ) from None
         return LocalBackend(key, where)
     raise ConfigurationError(
-        f"not a local signer URI: {uri.text!r}",
-        hint="use local:env:NAME or local:keystore:PATH?password-source=env:NAME",
+        "not a local signer URI: the text after local: must be env:NAME or keystore:PATH",
+        hint="use local:env:NAME or local:keystore:PATH?password-source=env:NAME; " + NO_SECRET_HINT,
     )
 
 

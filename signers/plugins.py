@@ -100,5 +100,7 @@ def load_signer(uri: str, *, chain_id: int | None = None, **options: Any) -> Sig
     parsed = parse(uri)
     info = backends().get(parsed.scheme)
     if info is None:
-        raise UnknownSchemeError(f"no installed backend handles {parsed.scheme}: URIs")
+        # the scheme is not quoted (a secret pasted before a ':' would be echoed); the installed ones are listed
+        installed = ", ".join(sorted(backends()))
+        raise UnknownSchemeError(f"no installed backend handles this URI's scheme (installed: {installed})")
     return Signer(info.factory(parsed, **options), chain_id=chain_id, plugin_manager=get_plugin_manager())
