@@ -187,11 +187,15 @@ class Signer:
         message_types: dict[str, Any] | None = None,
         message_data: dict[str, Any] | None = None,
         full_message: dict[str, Any] | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
     ) -> SignedMessage:
-        """EIP-712, with the arguments of eth-account's ``sign_typed_data``."""
+        """EIP-712, with the arguments of eth-account's ``sign_typed_data``. ``context`` tells policies and the
+        audit trail what the data stands for (no secrets), as for ``sign_message``."""
         signable = hashing.typed_data_message(domain_data, message_types, message_data, full_message)
         digest, finish = self._message(signable)
-        return finish(self._sign(digest, "typed_data", _typed(domain_data, message_types, message_data, full_message)))
+        typed = _typed(domain_data, message_types, message_data, full_message)
+        return finish(self._sign(digest, "typed_data", typed, context or {}))
 
     async def asign_typed_data(
         self,
@@ -199,12 +203,13 @@ class Signer:
         message_types: dict[str, Any] | None = None,
         message_data: dict[str, Any] | None = None,
         full_message: dict[str, Any] | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
     ) -> SignedMessage:
         signable = hashing.typed_data_message(domain_data, message_types, message_data, full_message)
         digest, finish = self._message(signable)
-        return finish(
-            await self._asign(digest, "typed_data", _typed(domain_data, message_types, message_data, full_message))
-        )
+        typed = _typed(domain_data, message_types, message_data, full_message)
+        return finish(await self._asign(digest, "typed_data", typed, context or {}))
 
     def sign_transaction(
         self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
