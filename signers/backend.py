@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .errors import SignatureVerificationError
@@ -47,6 +48,13 @@ class Backend(ABC):
     async def asign_request(self, request: SignRequest) -> bytes:
         """Async twin of ``sign_request``."""
         return await self.asign(request.digest)
+
+    def sign_requests(self, requests: Sequence[SignRequest]) -> Iterator[bytes]:
+        """Raw signatures for several requests that all passed the policies, yielded in order as they come
+        (``Signer.sign_digests`` converts each as it arrives). A backend that signs in parallel (a pool of
+        processes) overrides it; the default signs them one by one."""
+        for request in requests:
+            yield self.sign_request(request)
 
     def on_invalid_signature(self, error: SignatureVerificationError) -> None:
         """Called when a signature failed the self-check, before any retry. A backend can find out why

@@ -20,7 +20,7 @@ from hexbytes import HexBytes
 
 from . import hashing
 from .backend import Backend
-from .errors import ChainIdMismatchError, SignatureVerificationError, SignerError
+from .errors import BackendUnavailableError, ChainIdMismatchError, SignatureVerificationError, SignerError
 from .signature import Signature, check_digest
 from .transactions import prepare_transaction, quantity
 
@@ -118,11 +118,16 @@ class Signer:
     def _sign(
         self, digest: bytes, kind: str = "digest", payload: Any = None, context: Mapping[str, Any] = {}
     ) -> Signature:  # noqa: B006
-        request = self._request(digest, kind, payload, context)
+        return self._complete(self._request(digest, kind, payload, context))
+
+    def _complete(self, request: SignRequest, first: bytes | None = None) -> Signature:
+        """The backend's signature for a request that passed the policies, converted and self-checked (asked
+        again up to the backend's retries), then after_sign. ``first``: an answer already in hand (a batch)."""
         signature = None
         try:
             for attempt in range(self.backend.invalid_signature_retries + 1):
-                signature = self._checked(request, self.backend.sign_request(request), attempt)
+                raw = first if attempt == 0 and first is not None else self.backend.sign_request(request)
+                signature = self._checked(request, raw, attempt)
                 if signature is not None:
                     break
         except SignerError as error:
@@ -156,6 +161,35 @@ class Signer:
 
     async def asign_digest(self, digest: bytes) -> Signature:
         return await self._asign(digest)
+
+    def sign_digests(self, digests: Sequence[bytes]) -> list[Signature]:
+        """Sign many digests, each as ``sign_digest`` would: all pass the policies before the backend signs
+        any (one refusal and nothing is signed), the backend may sign them together (a process pool spreads
+        them over cores), and each is converted, self-checked and audited on its own, in order."""
+        requests = [self._request(digest, "digest", None, {}) for digest in digests]
+        signatures: list[Signature] = []
+        answers = iter(self.backend.sign_requests(requests))
+        for index, request in enumerate(requests):
+            try:
+                raw = next(answers, None)
+                if raw is None:
+                    raise BackendUnavailableError(
+                        f"{self.backend.describe()} answered {index} of {len(requests)} requests",
+                        hint="a bug in the backend's sign_requests; nothing of this batch was returned",
+                    )
+            except SignerError as error:
+                self._failed(requests[index:], error)
+                raise
+            try:
+                signatures.append(self._complete(request, raw))
+            except SignerError as error:  # the request itself is recorded by _complete
+                self._failed(requests[index + 1 :], error)
+                raise
+        return signatures
+
+    def _failed(self, requests: Sequence[SignRequest], error: SignerError) -> None:
+        for request in requests:
+            self._hook.sign_failed(request=request, error=error)
 
     def _message(self, message: SignableMessage) -> tuple[bytes, Callable[[Signature], SignedMessage]]:
         digest = hashing.eip191_hash(message)

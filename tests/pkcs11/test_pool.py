@@ -48,12 +48,12 @@ def test_a_worker_that_loads_a_re_pointed_label_is_caught_by_the_parent(softhsm:
     self-check; the parent checks against the pool's key and refuses, naming both addresses."""
     label, uri = _by_label(softhsm, "pool-fresh-worker")
     # one task per worker: every batch runs in a fresh worker that loads the key anew
-    with SigningPool(uri, processes=1, max_tasks_per_child=1) as pool:
+    with SigningPool(uri, processes=1, max_tasks_per_child=1, batch=1) as pool:
         original = pool.address
         new_address = _re_point(softhsm, label)
         assert new_address != original
         with pytest.raises(KeyChangedError) as raised:
-            pool.sign_digests([keccak(b"after re-point %d" % i) for i in range(2)], batch=1)
+            pool.sign_digests([keccak(b"after re-point %d" % i) for i in range(2)])
     assert original in str(raised.value) and new_address in str(raised.value)
     assert raised.value.expected == original and raised.value.actual == new_address
 
@@ -61,13 +61,13 @@ def test_a_worker_that_loads_a_re_pointed_label_is_caught_by_the_parent(softhsm:
 def test_a_pool_never_returns_a_signature_of_a_re_pointed_key(softhsm: SoftHSMToken) -> None:
     label, uri = _by_label(softhsm, "pool-re-pointed")
     digests = [keccak(b"re-pointed %d" % i) for i in range(40)]
-    with SigningPool(uri, processes=2) as pool:
+    with SigningPool(uri, processes=2, batch=4) as pool:
         original = pool.address
         assert all(s.recover(d) == original for s, d in zip(pool.sign_digests(digests), digests, strict=True))
         _re_point(softhsm, label)
         for _ in range(3):
             try:
-                signatures = pool.sign_digests(digests, batch=4)
+                signatures = pool.sign_digests(digests)
             except SignatureVerificationError as error:  # KeyChangedError, from a worker or from the parent
                 assert original in str(error)
                 continue

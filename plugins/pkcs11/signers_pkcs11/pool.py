@@ -1,20 +1,26 @@
-"""Throughput on several cores: worker processes, each with its own module, session and lock.
+"""Throughput on several cores: worker processes, each with its own module, session and lock, that only sign.
 
 Threads in one process are serialised on the module lock (see ``signers_pkcs11.module``); a PKCS#11 module
 initialised without locking flags cannot be called from two threads at once. Processes can: each worker
 loads the module, logs in with the PIN read from the URI's pin-source (inherited environment or file) and
-signs through the full framework path (policy and audit hooks, low-s, recovery id, self-check).
+returns the token's raw r||s signatures, nothing more.
 
-A worker's self-check only proves the signature matches the key *that worker* loaded. A worker that loaded
-later than the others (a replacement worker, or one that missed a start-up task) after ``object=LABEL`` was
-re-pointed at another key would sign with that other key and pass its own check. So every batch comes back
-with the public key its signatures were self-checked against, and the parent compares it with the pool's
-key (what the workers agreed on at start), raising KeyChangedError naming both addresses rather than
-return a signature of another key. Comparing the key, not re-verifying each signature, keeps the parent
-from becoming the bottleneck: a recovery per signature in one process would cap the pool's throughput.
+Everything else happens in the calling process, through the one request path of ``signers.Signer``: the pool
+is a ``Backend`` (``PoolBackend``) and ``SigningPool.signer`` a ``Signer`` over it. So the policies
+(``before_sign``: the scope check with the process's registered sessions, any other policy) run before a
+worker sees a digest, and the conversion, self-check and audit trail (``after_sign`` / ``sign_failed``) run
+on every signature before it is returned, with the hooks *this* process registered. A worker has no hooks
+and no registry: it is never asked to sign anything the parent has not let through.
+
+A worker that loaded the key later than the others (a replacement worker, e.g. with ``max_tasks_per_child``)
+after ``object=LABEL`` was re-pointed at another key would sign with that other key. Each batch comes back
+with the public key its worker signs with; the parent compares it with the pool's key (what the workers
+agreed on at start) and raises KeyChangedError naming both addresses (the core's self-check would refuse
+such signatures anyway, less clearly).
 
     with SigningPool("pkcs11:token=t;object=k?pin-source=env:PIN", processes=2) as pool:
         signatures = pool.sign_digests(digests)   # list[Signature], in order
+        pool.signer.sign_user_operation(op, entry_point, chain_id)   # every Signer surface, through the pool
 
 Workers are started with the "spawn" method: a process that has called C_Initialize must not be forked
 (PKCS#11 requires a child to initialise again, and SoftHSM's state is not fork-safe).
@@ -24,44 +30,57 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
 
 import signers.errors as errors
-from signers.errors import SignerError
+from signers.backend import Backend
+from signers.errors import BackendUnavailableError, SignerError
 from signers.keys import PublicKey
-from signers.signature import Signature, check_digest
+from signers.signature import Signature
+from signers.signer import Signer
 
-_signer: Any = None  # the worker's Signer (one per worker process)
-_uri: str = ""
+from .backend import Pkcs11Backend
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from signers.signer import SignRequest
+
+_worker: tuple[str, Pkcs11Backend, bytes] | None = None  # this worker's URI, backend and the key's point
 
 
-def _load(uri: str) -> Any:
-    global _signer, _uri
-    if _signer is None or _uri != uri:
+def _load(uri: str) -> tuple[Pkcs11Backend, bytes]:
+    """The worker's backend (the plugin's own, loaded through ``load_signer``: URI parsing, key checks) and
+    the public key it was loaded with."""
+    global _worker
+    if _worker is None or _worker[0] != uri:
         from signers import load_signer
 
-        _signer, _uri = load_signer(uri), uri
-    return _signer
+        signer = load_signer(uri)
+        if not isinstance(signer.backend, Pkcs11Backend):
+            raise errors.ConfigurationError(
+                f"SigningPool needs a pkcs11: URI, not {signer.backend.describe()}", hint="use a pkcs11: URI"
+            )
+        _worker = (uri, signer.backend, signer.public_key.point)
+    return _worker[1], _worker[2]
 
 
 def _public_key(uri: str) -> tuple[str, Any]:
     try:
-        return "ok", _load(uri).public_key.point
+        backend, point = _load(uri)
+        return "ok", (point, backend.describe())
     except SignerError as exc:
         return "error", _error_fields(exc)
 
 
 def _sign_batch(uri: str, digests: list[bytes]) -> tuple[str, Any]:
-    # errors travel as (class name, message): SignerError subclasses with keyword arguments do not unpickle
+    """Raw r||s signatures and the key the worker signs with: the parent converts, checks and audits them."""
     try:
-        signer = _load(uri)
-        out = []
-        for digest in digests:
-            signature = signer.sign_digest(digest)  # self-checked against signer.public_key
-            out.append((signature.r, signature.s, signature.v))
-        return "ok", (signer.public_key.point, out)
+        backend, point = _load(uri)
+        return "ok", (point, [backend.sign(digest) for digest in digests])
     except SignerError as exc:
         return "error", _error_fields(exc)
 
@@ -85,15 +104,93 @@ def _raise(error: tuple[str, str, str, dict[str, Any]]) -> None:
     raise exc
 
 
+class PoolBackend(Backend):
+    """The pool as a custody backend: ``sign`` and ``sign_requests`` hand digests to the worker processes and
+    return their raw r||s; the ``Signer`` over it does everything else in this process."""
+
+    signature_format = "rs"
+    invalid_signature_retries = Pkcs11Backend.invalid_signature_retries
+
+    def __init__(self, pool: SigningPool, public_key: PublicKey, description: str) -> None:
+        self._pool = pool
+        self._public_key = public_key
+        self._description = description  # the workers' own: the audit trail names the key as a direct signer would
+
+    def public_key(self) -> PublicKey:
+        return self._public_key
+
+    def describe(self) -> str:
+        return self._description
+
+    def sign(self, digest: bytes) -> bytes:
+        return list(self._signatures([digest], 1))[0]
+
+    def sign_requests(self, requests: Sequence[SignRequest]) -> Iterator[bytes]:
+        return self._signatures([r.digest for r in requests], self._pool.batch)
+
+    def _signatures(self, digests: list[bytes], batch: int | None) -> Iterator[bytes]:
+        """Submit every batch at once, yield the signatures in order as their batches complete: the caller
+        converts and audits the first batches while the workers sign the next ones."""
+        pool = self._pool
+        size = batch or max(1, min(256, -(-len(digests) // (pool.processes * 4))))
+        futures: list[Future[tuple[str, Any]]] = []
+        try:
+            try:
+                for i in range(0, len(digests), size):
+                    futures.append(pool._executor.submit(_sign_batch, pool.uri, digests[i : i + size]))
+                for future in futures:  # read in submission order
+                    status, value = future.result()
+                    if status == "error":
+                        _raise(value)
+                    point, signatures = value
+                    self._check_key(point)
+                    yield from signatures
+            except (BrokenProcessPool, RuntimeError) as exc:  # a worker died, or the pool was closed
+                raise BackendUnavailableError(
+                    f"pkcs11 pool for {self._description}: {type(exc).__name__}: {exc}",
+                    hint="a worker process died (see its exit in the logs) or the pool was closed: "
+                    "start a new SigningPool; nothing of this call was returned",
+                ) from None
+        finally:
+            for future in futures:
+                future.cancel()  # an abandoned call (a refusal, an error) signs no more than it has
+
+    def _check_key(self, point: bytes) -> None:
+        if point != self._public_key.point:
+            actual, expected = PublicKey(point).address, self._public_key.address
+            raise errors.KeyChangedError(
+                f"pkcs11 pool: a worker signed with {actual}, not with the pool's key {expected} "
+                f"({self._description}); its signatures were discarded",
+                expected=expected,
+                actual=actual,
+                hint="the key behind the URI changed on the token (e.g. object= label re-pointed at a new key): "
+                "select the intended key by id= and start a new pool",
+            )
+
+
 class SigningPool:
     """A pool of worker processes signing with one pkcs11: key; ``processes`` defaults to the CPU count.
 
+    ``signer`` is a ``signers.Signer`` over the pool: policies, conversion, self-check and audit run in this
+    process for every signature (see the module docstring). ``plugin_manager`` and ``chain_id`` are the
+    Signer's (default: the process's plugin manager, as ``load_signer`` uses).
     ``max_tasks_per_child``: replace a worker after that many batches (bounds what a long-lived worker can
-    accumulate); a replacement loads the key anew, and its signatures are checked like every other's."""
+    accumulate); a replacement loads the key anew, and its signatures are checked like every other's.
+    ``batch``: digests per task (default: each call is cut into about 4 tasks per process, at most 256 each)."""
 
-    def __init__(self, uri: str, processes: int | None = None, max_tasks_per_child: int | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        processes: int | None = None,
+        max_tasks_per_child: int | None = None,
+        *,
+        batch: int | None = None,
+        chain_id: int | None = None,
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> None:
         self.uri = uri
         self.processes = processes or os.cpu_count() or 1
+        self.batch = batch
         self._executor = ProcessPoolExecutor(
             self.processes, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=max_tasks_per_child
         )
@@ -108,47 +205,31 @@ class SigningPool:
             if status == "error":
                 self.close()
                 _raise(value)
-        keys = {PublicKey(value) for _, value in results}
+        loaded = [value for _, value in results]  # (point, description) per worker
+        keys = {PublicKey(point) for point, _ in loaded}
         if len(keys) != 1:
             self.close()
             raise errors.KeyChangedError(
                 f"pkcs11 pool: workers loaded different keys for {uri}",
-                expected=PublicKey(results[0][1]).address,
+                expected=PublicKey(loaded[0][0]).address,
                 actual=", ".join(sorted(k.address for k in keys)),
                 hint="the key behind the URI changed while the pool started: select the key by id= and retry",
             )
         #: the key every signature of the pool must recover to
         self.public_key: PublicKey = keys.pop()
         self.address: str = self.public_key.address
+        #: the Signer over the pool: the one request path (policies, conversion, self-check, audit) in this process
+        self.signer = Signer(
+            PoolBackend(self, self.public_key, loaded[0][1]), chain_id=chain_id, plugin_manager=plugin_manager
+        )
 
-    def sign_digests(self, digests: Sequence[bytes], batch: int | None = None) -> list[Signature]:
-        """Signatures over each digest, in order; work is cut into batches spread over the workers."""
-        items = [check_digest(d) for d in digests]
-        size = batch or max(1, min(256, -(-len(items) // (self.processes * 4))))
-        futures = [
-            self._executor.submit(_sign_batch, self.uri, items[i : i + size]) for i in range(0, len(items), size)
-        ]
-        out: list[Signature] = []
-        for future in futures:
-            status, value = future.result()
-            if status == "error":
-                _raise(value)
-            point, signatures = value
-            if point != self.public_key.point:
-                actual = PublicKey(point).address
-                raise errors.KeyChangedError(
-                    f"pkcs11 pool: a worker signed with {actual}, not with the pool's key {self.address} "
-                    f"({self.uri}); its signatures were discarded",
-                    expected=self.address,
-                    actual=actual,
-                    hint="the key behind the URI changed on the token (e.g. object= label re-pointed at a new key): "
-                    "select the intended key by id= and start a new pool",
-                )
-            out.extend(Signature(r, s, v) for r, s, v in signatures)  # futures are read in submission order
-        return out
+    def sign_digests(self, digests: Sequence[bytes]) -> list[Signature]:
+        """Signatures over each digest, in order (``Signer.sign_digests``: every digest passes the policies
+        before any is signed, and each signature is audited before the list is returned)."""
+        return self.signer.sign_digests(digests)
 
     def sign_digest(self, digest: bytes) -> Signature:
-        return self.sign_digests([digest], batch=1)[0]
+        return self.signer.sign_digest(digest)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
