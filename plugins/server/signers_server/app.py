@@ -1,0 +1,220 @@
+"""The ASGI application: the service's state, the JSON-RPC endpoint and the REST routes.
+
+A *generation* is one loaded configuration (clients and keys). ``POST /reload`` builds a new one beside the
+current one and swaps them; requests already running keep the generation they started on, whose keys are
+closed when the last of them finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from signers.aa import AddressBook, Session, register_addresses
+from signers.aa.scope import SCOPES
+from signers.audit import AuditTrail
+from signers.errors import SignerError
+
+from . import rest
+from .accesslog import AccessLog
+from .auth import bearer_token, client_for_certificate, client_for_token
+from .config import ClientConfig, ConfigError, ServerConfig, load_config
+from .errors import INVALID_REQUEST, METHOD_NOT_FOUND, UNAUTHORIZED, RpcError
+from .keyring import Keyring, Runner
+from .limits import BodyTimeout, BodyTooLarge, RateLimiter, read_body
+from .metrics import Metrics
+from .rpc import error_answer, parse_body, rate_limited_answer, run_batch, run_call
+from .upstream import Upstream
+
+log = logging.getLogger("signers_server")
+
+
+class Generation:
+    """One loaded configuration and its keys, counted while requests use it."""
+
+    def __init__(self, number: int, config: ServerConfig, keyring: Keyring) -> None:
+        self.number = number
+        self.config = config
+        self.keyring = keyring
+        self.active = 0
+        self.retired = False
+
+    @contextlib.contextmanager
+    def use(self) -> Any:
+        self.active += 1
+        try:
+            yield self
+        finally:
+            self.active -= 1
+            if self.retired and self.active == 0:
+                self.keyring.close()
+
+
+def load_generation(number: int, config: ServerConfig) -> Generation:
+    """Open the keys and register what the scope check must know (address books, granted sessions)."""
+    for chain_id, overrides in config.addresses.items():
+        try:
+            register_addresses(chain_id, AddressBook(**overrides))
+        except TypeError:
+            raise ConfigError(f"addresses.{chain_id}: unknown AddressBook field") from None
+    for index, item in enumerate(config.sessions):
+        try:
+            SCOPES.register(Session.from_dict(item["session"]), account=item["account"])
+        except SignerError as error:
+            raise ConfigError(f"sessions[{index}]: {error.message}") from None
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"sessions[{index}]: not a Session (Session.to_dict())") from None
+    return Generation(number, config, Keyring.load(config.keys))
+
+
+class Service:
+    """Everything a request needs, for the life of the process."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.generation = load_generation(1, config)
+        self.runner = Runner(config.limits.signing_threads)
+        self.metrics = Metrics()
+        self.limiter = RateLimiter()
+        self.access_log = AccessLog(config.access_log)
+        self.upstream = Upstream(config.upstream, config.limits.request_timeout) if config.upstream else None
+        self.audit = AuditTrail(config.audit_db).enable() if config.audit_db else None
+        self.reload_task: asyncio.Task[None] | None = None
+        self.last_reload: dict[str, Any] | None = None
+
+    async def node_call(self, method: str, params: Any) -> Any:
+        if self.upstream is None:
+            raise RpcError(METHOD_NOT_FOUND, f"{method}: no node is configured (server.upstream)")
+        return await self.upstream.call(method, params)
+
+    def authenticate(self, request: Request, generation: Generation) -> ClientConfig | None:
+        clients = generation.config.clients.values()
+        token = bearer_token(request.headers.get("authorization"))
+        if token is not None:
+            return client_for_token(token, clients)
+        return client_for_certificate(request.scope.get("signers.peer_cert_sha256"), clients)
+
+    # -- reload ------------------------------------------------------------------------------------------
+    def start_reload(self) -> bool:
+        if self.reload_task is not None and not self.reload_task.done():
+            return False
+        self.reload_task = asyncio.get_running_loop().create_task(self._reload())
+        return True
+
+    async def _reload(self) -> None:
+        current = self.generation
+        path = current.config.path
+        try:
+            if path is None:
+                raise ConfigError("the service was started without a configuration file")
+            config = await self.runner.run_sync(load_config, path)
+            generation = await self.runner.run_sync(load_generation, current.number + 1, config)
+        except SignerError as error:
+            self.last_reload = {"ok": False, "error": str(error), "generation": current.number}
+            log.warning("reload failed, still serving generation %d: %s", current.number, error)
+            return
+        self.generation = generation
+        current.retired = True
+        if current.active == 0:
+            await self.runner.run_sync(current.keyring.close)
+        self.last_reload = {"ok": True, "generation": generation.number}
+
+    async def close(self) -> None:
+        if self.reload_task is not None:
+            with contextlib.suppress(Exception):
+                await self.reload_task
+        self.generation.keyring.close()
+        self.runner.shutdown()
+        if self.upstream is not None:
+            await self.upstream.close()
+        if self.audit is not None:
+            self.audit.disable()
+            self.audit.close()
+        self.access_log.close()
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return JSONResponse(payload, status_code=status)
+
+
+async def json_rpc(request: Request) -> Response:
+    service: Service = request.app.state.service
+    generation = service.generation
+    limits = generation.config.limits
+    service.metrics.in_flight.inc()
+    try:
+        with generation.use():
+            client = service.authenticate(request, generation)
+            if client is None:
+                error = RpcError(
+                    UNAUTHORIZED, "unauthorized: missing or wrong bearer token (Authorization: Bearer ...)"
+                )
+                service.metrics.requests.labels("other", "anonymous", "unauthorized").inc()
+                return _json(error_answer(error), 401)
+            try:
+                body = await read_body(request, limits.max_body_bytes, limits.body_timeout)
+            except BodyTooLarge:
+                error = RpcError(INVALID_REQUEST, f"the request body exceeds {limits.max_body_bytes} bytes")
+                return _json(error_answer(error), 413)
+            except BodyTimeout:
+                error = RpcError(INVALID_REQUEST, f"the request body did not arrive within {limits.body_timeout} s")
+                return _json(error_answer(error), 408)
+            try:
+                payload = parse_body(body)
+            except RpcError as parse_error:
+                return _json(error_answer(parse_error))
+            count = len(payload) if isinstance(payload, list) else 1
+            if isinstance(payload, list) and not payload:
+                return _json(error_answer(RpcError(INVALID_REQUEST, "invalid request: empty batch")))
+            if count > limits.max_batch:
+                error = RpcError(INVALID_REQUEST, f"the batch of {count} exceeds the limit of {limits.max_batch}")
+                return _json(error_answer(error), 413)
+            if not service.limiter.allow(client.name, client.rate_per_second, client.rate_burst, count):
+                service.metrics.rate_limited.labels(client.name).inc()
+                return _json(rate_limited_answer(payload), 429)
+            if isinstance(payload, list):
+                answers: Any = await run_batch(service, generation, client, payload)
+                return _json(answers) if answers else Response(status_code=204)
+            answer = await run_call(service, generation, client, payload)
+            return _json(answer) if answer is not None else Response(status_code=204)
+    finally:
+        service.metrics.in_flight.dec()
+
+
+def build_app(service: Service) -> Starlette:
+    config = service.generation.config
+    hosts = list(config.allowed_hosts) or ["localhost", "127.0.0.1", "[::1]", config.host]
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=hosts)]
+    if config.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.cors_origins),
+                allow_methods=["POST", "GET"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.service = service
+        yield
+        await service.close()
+
+    routes = [Route("/", json_rpc, methods=["POST"]), *rest.routes()]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def create_service(path: str | Path) -> Service:
+    return Service(load_config(path))

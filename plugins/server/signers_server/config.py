@@ -1,0 +1,456 @@
+"""The service's TOML configuration: named keys, named clients and their rights, TLS, limits.
+
+Secrets never sit in the file: client tokens are stored as hashes (``signers serve hash-token``), PINs and
+passwords come from sources inside the key URIs (``pin-source=env:NAME``). A field that holds a plaintext
+secret is refused with an error naming the field, never quoting its value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from signers.errors import ConfigurationError
+
+from .auth import parse_token_hash
+
+# What a client may call when its config does not say: every standard method, not the raw digest.
+DEFAULT_METHODS = frozenset(
+    {
+        "eth_accounts",
+        "eth_chainId",
+        "personal_sign",
+        "eth_sign",
+        "eth_signTypedData_v4",
+        "eth_signTypedData",
+        "eth_signTransaction",
+        "eth_sendTransaction",
+        "health_status",
+        "signers_signUserOperation",
+        "signers_signAuthorization",
+        "node",  # every eth_* read proxied to the node
+    }
+)
+KNOWN_METHODS = DEFAULT_METHODS | {"signers_signDigest", "reload"}  # reload: POST /reload
+
+# Field names that only ever hold a secret: refused wherever they appear.
+_SECRET_NAMES = re.compile(r"^(token|password|passphrase|pin|secret|private_?key|api_?key|key_?password|credentials?)$")
+_PRIVATE_KEY_LIKE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+_URI_SECRET_ATTRIBUTES = re.compile(r"(^|[;?&])(pin-value|password|pin|secret|token)=", re.IGNORECASE)
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+class ConfigError(ConfigurationError):
+    """The service configuration is invalid; the message names the field."""
+
+    hint = "fix the field named and run `signers serve --config FILE --check-config`"
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    name: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    name: str
+    token_sha256: bytes | None
+    cert_sha256: str | None  # mTLS: the client certificate's SHA-256 fingerprint (hex, lowercase)
+    keys: frozenset[str]  # key names; "*" for every key
+    methods: frozenset[str]
+    chain_ids: frozenset[int]
+    to: frozenset[str] | None  # lowercase addresses; None: any
+    max_value_wei: int | None
+    max_fee_per_gas_wei: int | None
+    raw_digest: bool
+    hash_messages: bool  # may personal_sign / eth_sign a bare 32-byte message (a hash)
+    rate_per_second: float
+    rate_burst: int
+
+    def may_use_key(self, name: str) -> bool:
+        return "*" in self.keys or name in self.keys
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    cert: Path
+    key: Path
+    key_password_source: str | None
+    client_ca: Path | None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 2 * 1024 * 1024  # six blobs in hex fit
+    max_batch: int = 100
+    request_timeout: float = 30.0
+    body_timeout: float = 10.0
+    signing_threads: int = 8
+    drain_timeout: float = 20.0
+    rate_per_second: float = 100.0
+    rate_burst: int = 300
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    path: Path | None
+    host: str = "127.0.0.1"
+    port: int = 8550
+    allow_insecure_bind: bool = False
+    chain_id: int | None = None
+    upstream: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    access_log: str = "-"
+    audit_db: str | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    tls: TlsConfig | None = None
+    limits: Limits = field(default_factory=Limits)
+    keys: Mapping[str, KeyConfig] = field(default_factory=dict)
+    clients: Mapping[str, ClientConfig] = field(default_factory=dict)
+    sessions: tuple[Mapping[str, Any], ...] = ()  # {"session": Session dict, "account": address or None}
+    addresses: Mapping[int, Mapping[str, str]] = field(default_factory=dict)  # AddressBook overrides per chain
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+def load_config(path: str | Path) -> ServerConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the configuration {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        # the decoder's message names the line and column, not the content
+        raise ConfigError(f"the configuration {path} is not valid TOML: {exc}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: Mapping[str, Any], path: Path | None = None) -> ServerConfig:
+    _refuse_secrets(data, "")
+    _known(data, "", {"server", "tls", "metrics", "limits", "keys", "clients", "sessions", "addresses"})
+    server = _table(data, "server")
+    _known(
+        server,
+        "server.",
+        {
+            "host",
+            "port",
+            "allow_insecure_bind",
+            "chain_id",
+            "upstream",
+            "allowed_hosts",
+            "cors_origins",
+            "access_log",
+            "audit_db",
+        },
+    )
+    tls = _tls(_table(data, "tls"), path)
+    host = _str(server, "server.host", "127.0.0.1")
+    allow_insecure = _bool(server, "server.allow_insecure_bind", False)
+    if tls is None and not _is_loopback(host) and not allow_insecure:
+        raise ConfigError(
+            f"server.host: {host} is not a loopback address and [tls] is not configured",
+            hint="configure [tls] (cert, key), or set server.allow_insecure_bind = true behind a TLS proxy",
+        )
+    limits = _limits(_table(data, "limits"))
+    chain_id = _opt_int(server, "server.chain_id")
+    keys = _keys(_table(data, "keys"))
+    clients = _clients(_table(data, "clients"), keys, chain_id, limits)
+    metrics = _table(data, "metrics")
+    _known(metrics, "metrics.", {"host", "port"})
+    metrics_port = _opt_int(metrics, "metrics.port")
+    metrics_host = _str(metrics, "metrics.host", "127.0.0.1")
+    if metrics_port is not None and not _is_loopback(metrics_host) and not allow_insecure:
+        raise ConfigError(
+            f"metrics.host: {metrics_host} is not a loopback address",
+            hint="serve metrics on loopback, or set server.allow_insecure_bind = true",
+        )
+    upstream = server.get("upstream")
+    if upstream is not None and (not isinstance(upstream, str) or not re.match(r"^https?://", upstream)):
+        raise ConfigError("server.upstream: must be an http:// or https:// URL of an Ethereum node")
+    base = path.parent if path else Path.cwd()
+    return ServerConfig(
+        path=path,
+        host=host,
+        port=_int(server, "server.port", 8550),
+        allow_insecure_bind=allow_insecure,
+        chain_id=chain_id,
+        upstream=upstream,
+        allowed_hosts=tuple(_str_list(server, "server.allowed_hosts")),
+        cors_origins=tuple(_str_list(server, "server.cors_origins")),
+        access_log=_path_text(_str(server, "server.access_log", "-"), base),
+        audit_db=_path_text(server["audit_db"], base) if _opt_str(server, "server.audit_db") else None,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        tls=tls,
+        limits=limits,
+        keys=keys,
+        clients=clients,
+        sessions=_sessions(data.get("sessions", []), base),
+        addresses=_addresses(_table(data, "addresses")),
+    )
+
+
+def _refuse_secrets(value: Any, where: str) -> None:
+    """Refuse plaintext secrets anywhere (the sessions table excepted: salts are 32-byte hex, not secrets)."""
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            here = f"{where}{name}"
+            if here == "sessions":
+                continue
+            if _SECRET_NAMES.match(str(name).lower()):
+                raise ConfigError(
+                    f"{here}: a plaintext secret is not accepted in the configuration",
+                    hint="client tokens go in token_hash (make one with `signers serve hash-token`); PINs and "
+                    "passwords in a source (pin-source=env:NAME or file:PATH)",
+                )
+            _refuse_secrets(item, here + ".")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_secrets(item, f"{where[:-1]}[{index}].")
+    elif isinstance(value, str) and _PRIVATE_KEY_LIKE.match(value.strip()):
+        raise ConfigError(
+            f"{where[:-1]}: holds 32 bytes of hex, which looks like a private key or token",
+            hint="keys are named by URI (local:env:NAME for development), tokens stored as token_hash",
+        )
+
+
+def _tls(table: Mapping[str, Any], path: Path | None) -> TlsConfig | None:
+    if not table:
+        return None
+    _known(table, "tls.", {"cert", "key", "key_password_source", "client_ca"})
+    base = path.parent if path else Path.cwd()
+    cert, key = _str(table, "tls.cert", ""), _str(table, "tls.key", "")
+    if not cert or not key:
+        raise ConfigError("tls: both cert and key (PEM file paths) are required")
+    source = _opt_str(table, "tls.key_password_source")
+    ca = _opt_str(table, "tls.client_ca")
+    return TlsConfig(base / cert, base / key, source, base / ca if ca else None)
+
+
+def _limits(table: Mapping[str, Any]) -> Limits:
+    defaults = Limits()
+    _known(table, "limits.", set(Limits.__dataclass_fields__))
+    values: dict[str, Any] = {}
+    for name in Limits.__dataclass_fields__:
+        default = getattr(defaults, name)
+        if name in table:
+            raw = table[name]
+            ok = isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw > 0
+            if not ok or (isinstance(default, int) and not isinstance(raw, int)):
+                raise ConfigError(f"limits.{name}: must be a positive {type(default).__name__}")
+            values[name] = raw
+    return Limits(**values)
+
+
+def _keys(table: Mapping[str, Any]) -> dict[str, KeyConfig]:
+    keys: dict[str, KeyConfig] = {}
+    for name, item in table.items():
+        where = f"keys.{name}"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f'{where}: must be a table with uri = "scheme:..."')
+        _known(item, where + ".", {"uri"})
+        uri = _str(item, where + ".uri", "")
+        if not re.match(r"^[a-z][a-z0-9+.-]*:", uri):
+            raise ConfigError(f"{where}.uri: not a signer URI (scheme:...)", hint="see `signers backends`")
+        if _URI_SECRET_ATTRIBUTES.search(uri):
+            raise ConfigError(
+                f"{where}.uri: carries a plaintext secret attribute",
+                hint="give PINs and passwords as pin-source= / password-source= (env:NAME or file:PATH)",
+            )
+        keys[name] = KeyConfig(name, uri)
+    return keys
+
+
+def _clients(
+    table: Mapping[str, Any], keys: Mapping[str, KeyConfig], chain_id: int | None, limits: Limits
+) -> dict[str, ClientConfig]:
+    clients: dict[str, ClientConfig] = {}
+    fields = {
+        "token_hash",
+        "cert_sha256",
+        "keys",
+        "methods",
+        "chain_ids",
+        "to",
+        "max_value_wei",
+        "max_fee_per_gas_wei",
+        "raw_digest",
+        "hash_messages",
+        "rate_per_second",
+        "rate_burst",
+    }
+    for name, item in table.items():
+        where = f"clients.{name}"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: must be a table")
+        _known(item, where + ".", fields)
+        token_hash = _opt_str(item, where + ".token_hash")
+        cert = _opt_str(item, where + ".cert_sha256")
+        if token_hash is None and cert is None:
+            raise ConfigError(
+                f"{where}: no credential", hint="give token_hash (signers serve hash-token) or cert_sha256"
+            )
+        digest = parse_token_hash(token_hash, where + ".token_hash") if token_hash is not None else None
+        if cert is not None:
+            cert = cert.replace(":", "").lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", cert):
+                raise ConfigError(f"{where}.cert_sha256: must be the certificate's SHA-256 fingerprint (64 hex digits)")
+        key_names = _str_list(item, where + ".keys")
+        for key in key_names:
+            if key != "*" and key not in keys:
+                raise ConfigError(f"{where}.keys: no key named {key!r} in [keys]")
+        methods = frozenset(_str_list(item, where + ".methods")) or DEFAULT_METHODS
+        for method in methods:
+            if method not in KNOWN_METHODS:
+                raise ConfigError(
+                    f"{where}.methods: unknown method {method!r}", hint=f"known: {', '.join(sorted(KNOWN_METHODS))}"
+                )
+        raw_digest = _bool(item, where + ".raw_digest", False)
+        if raw_digest:
+            methods = methods | {"signers_signDigest"}
+        elif "signers_signDigest" in methods:
+            raise ConfigError(f"{where}.methods: signers_signDigest needs raw_digest = true (off by default)")
+        chain_ids = item.get("chain_ids")
+        if chain_ids is None:
+            if chain_id is None:
+                raise ConfigError(
+                    f"{where}.chain_ids: list the chain ids this client may sign for",
+                    hint="or set server.chain_id, the default for every client",
+                )
+            chain_ids = [chain_id]
+        if not isinstance(chain_ids, list) or not all(isinstance(c, int) and c >= 0 for c in chain_ids):
+            raise ConfigError(f"{where}.chain_ids: must be a list of integers")
+        to = item.get("to")
+        if to is not None:
+            if not isinstance(to, list) or not all(
+                isinstance(a, str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", a) for a in to
+            ):
+                raise ConfigError(f"{where}.to: must be a list of 0x addresses")
+            to = frozenset(a.lower() for a in to)
+        clients[name] = ClientConfig(
+            name=name,
+            token_sha256=digest,
+            cert_sha256=cert,
+            keys=frozenset(key_names),
+            methods=frozenset(methods),
+            chain_ids=frozenset(chain_ids),
+            to=to,
+            max_value_wei=_opt_int(item, where + ".max_value_wei"),
+            max_fee_per_gas_wei=_opt_int(item, where + ".max_fee_per_gas_wei"),
+            raw_digest=raw_digest,
+            hash_messages=_bool(item, where + ".hash_messages", False),
+            rate_per_second=float(item.get("rate_per_second", limits.rate_per_second)),
+            rate_burst=int(item.get("rate_burst", limits.rate_burst)),
+        )
+    return clients
+
+
+def _sessions(items: Any, base: Path) -> tuple[Mapping[str, Any], ...]:
+    """``[[sessions]]`` with ``file = "grant.json"`` (a Session.to_dict) or ``session = {...}``, and an
+    optional ``account``: granted sessions the scope check must know to let their keys sign."""
+    import json
+
+    if not isinstance(items, list):
+        raise ConfigError("sessions: must be an array of tables ([[sessions]])")
+    out = []
+    for index, item in enumerate(items):
+        where = f"sessions[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: must be a table")
+        _known(item, where + ".", {"file", "session", "account"})
+        if "file" in item:
+            try:
+                session = json.loads((base / _str(item, where + ".file", "")).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise ConfigError(f"{where}.file: cannot read a JSON Session from it") from None
+        else:
+            session = item.get("session")
+        if not isinstance(session, Mapping):
+            raise ConfigError(f'{where}: give file = "grant.json" or session = {{...}} (Session.to_dict())')
+        out.append({"session": session, "account": _opt_str(item, where + ".account")})
+    return tuple(out)
+
+
+def _addresses(table: Mapping[str, Any]) -> dict[int, Mapping[str, str]]:
+    out: dict[int, Mapping[str, str]] = {}
+    for chain, book in table.items():
+        if not str(chain).isdigit() or not isinstance(book, Mapping):
+            raise ConfigError(f"addresses.{chain}: must be [addresses.CHAIN_ID] with AddressBook fields")
+        out[int(chain)] = {str(k): str(v) for k, v in book.items()}
+    return out
+
+
+# -- small typed readers, each naming the field ------------------------------------------------------------
+def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}: must be a table")
+    return value
+
+
+def _known(table: Mapping[str, Any], prefix: str, known: set[str]) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown field", hint=f"known here: {', '.join(sorted(known))}")
+
+
+def _str(table: Mapping[str, Any], where: str, default: str) -> str:
+    value = table.get(where.rsplit(".", 1)[-1], default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: must be a string")
+    return value
+
+
+def _opt_str(table: Mapping[str, Any], where: str) -> str | None:
+    value = table.get(where.rsplit(".", 1)[-1])
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where}: must be a string")
+    return value
+
+
+def _int(table: Mapping[str, Any], where: str, default: int) -> int:
+    value = table.get(where.rsplit(".", 1)[-1], default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{where}: must be a non-negative integer")
+    return value
+
+
+def _opt_int(table: Mapping[str, Any], where: str) -> int | None:
+    return _int(table, where, 0) if where.rsplit(".", 1)[-1] in table else None
+
+
+def _bool(table: Mapping[str, Any], where: str, default: bool) -> bool:
+    value = table.get(where.rsplit(".", 1)[-1], default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: must be true or false")
+    return value
+
+
+def _str_list(table: Mapping[str, Any], where: str) -> list[str]:
+    value = table.get(where.rsplit(".", 1)[-1], [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: must be a list of strings")
+    return value
+
+
+def _path_text(value: str, base: Path) -> str:
+    return value if value == "-" else str(base / value)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

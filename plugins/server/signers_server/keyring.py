@@ -1,0 +1,96 @@
+"""The loaded keys: one ``Signer`` per configured name, and how a signature is run.
+
+Backends with a native async path (Cloud KMS) are awaited with ``Signer.asign_*``; the others run the
+synchronous ``Signer.sign_*`` in one bounded thread pool, so a slow HSM never blocks the event loop and never
+gets more threads than configured. The caller's context (the client's name) follows the call into the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import signers
+from signers import Backend, Signer
+
+from .config import KeyConfig
+
+
+def has_native_async(backend: Backend) -> bool:
+    cls = type(backend)
+    return cls.asign is not Backend.asign or cls.asign_request is not Backend.asign_request
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    signer: Signer
+    native_async: bool
+
+    @property
+    def address(self) -> str:
+        return self.signer.address
+
+    @property
+    def backend(self) -> str:
+        """The backend's kind for metric labels (the URI scheme: no key ids, no secrets)."""
+        return self.signer.backend.describe().split(":", 1)[0]
+
+
+class Keyring:
+    """Name -> Key and address -> Key for one configuration; replaced whole on reload."""
+
+    def __init__(self, keys: Mapping[str, Key]) -> None:
+        self.by_name = dict(keys)
+        self.by_address = {key.address.lower(): key for key in keys.values()}
+
+    @classmethod
+    def load(cls, configs: Mapping[str, KeyConfig], chain_id: int | None = None) -> Keyring:
+        """Open every key; on any failure close those already opened and raise (naming the key)."""
+        loaded: dict[str, Key] = {}
+        try:
+            for name, config in configs.items():
+                try:
+                    signer = signers.load_signer(config.uri)
+                except signers.SignerError as error:
+                    raise type(error)(f"keys.{name}: {error.message}", hint=error.hint or None) from None
+                loaded[name] = Key(name, signer, has_native_async(signer.backend))
+        except BaseException:
+            for key in loaded.values():
+                key.signer.close()
+            raise
+        return cls(loaded)
+
+    def close(self) -> None:
+        for key in self.by_name.values():
+            with contextlib.suppress(Exception):  # best effort: one key's failure must not keep others open
+                key.signer.close()
+
+
+class Runner:
+    """Runs ``Signer`` methods: natively async ones on the loop, others in the bounded pool."""
+
+    def __init__(self, threads: int) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="signers-serve")
+
+    async def call(self, key: Key, method: str, *args: Any, **kwargs: Any) -> Any:
+        if key.native_async:
+            return await getattr(key.signer, "a" + method)(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()  # acting_for(client) must reach the audit hook in the thread
+        call = functools.partial(getattr(key.signer, method), *args, **kwargs)
+        return await loop.run_in_executor(self.pool, context.run, call)
+
+    async def run_sync(self, function: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self.pool, context.run, functools.partial(function, *args))
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=False)

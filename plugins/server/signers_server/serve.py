@@ -1,0 +1,46 @@
+"""Running the service: uvicorn on the configured address, TLS (and mutual TLS) when configured, metrics
+on their own port. SIGTERM (or Ctrl-C) stops accepting, lets in-flight requests finish within
+``limits.drain_timeout`` seconds, then closes every backend."""
+
+from __future__ import annotations
+
+import ssl
+
+import uvicorn
+
+from signers.secrets import read_secret
+
+from .app import Service, build_app
+from .config import ServerConfig
+
+
+def uvicorn_config(service: Service, config: ServerConfig) -> uvicorn.Config:
+    options: dict[str, object] = {}
+    if config.tls is not None:
+        options["ssl_certfile"] = str(config.tls.cert)
+        options["ssl_keyfile"] = str(config.tls.key)
+        if config.tls.key_password_source:
+            options["ssl_keyfile_password"] = read_secret(config.tls.key_password_source, "TLS key password").reveal()
+        if config.tls.client_ca is not None:
+            options["ssl_ca_certs"] = str(config.tls.client_ca)
+            options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+    return uvicorn.Config(
+        build_app(service),
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        access_log=False,  # our own JSON-lines access log replaces uvicorn's (which would show paths and peers)
+        server_header=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=int(config.limits.drain_timeout),
+        lifespan="on",
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def run(config: ServerConfig) -> None:
+    service = Service(config)
+    if config.metrics_port is not None:
+        service.metrics.serve(config.metrics_host, config.metrics_port)
+    server = uvicorn.Server(uvicorn_config(service, config))
+    server.run()
