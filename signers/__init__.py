@@ -3,6 +3,8 @@
 from .backend import Backend
 from .errors import (
     AmbiguousKeyError,
+    AuditSchemaError,
+    AuditTrailError,
     AuthenticationError,
     BackendUnavailableError,
     ChainIdMismatchError,
@@ -34,6 +36,8 @@ from .uri import SignerURI
 
 __all__ = [
     "AmbiguousKeyError",
+    "AuditSchemaError",
+    "AuditTrailError",
     "AuthenticationError",
     "Backend",
     "BackendUnavailableError",

@@ -115,5 +115,18 @@ class ChainIdMismatchError(PolicyViolationError):
     hint = "sign with a signer configured for the transaction's chain, or fix the transaction's chainId"
 
 
+class AuditTrailError(SignerError):
+    """The audit trail cannot be opened or written: the request was not signed, or its signature was
+    discarded before it reached the caller (record before release)."""
+
+    hint = "check the audit database (server up, disk space, file permissions); nothing was released"
+
+
+class AuditSchemaError(AuditTrailError):
+    """The audit database was made by a newer version of signers than this one."""
+
+    hint = "upgrade signers on this host (every writer of a shared trail needs the same or a newer version)"
+
+
 class UnsupportedOperationError(SignerError):
     """The operation exists in eth-account but makes no sense for a key in custody."""

@@ -40,7 +40,9 @@ def before_sign(request: SignRequest) -> None:
 
 @hookspec
 def after_sign(request: SignRequest, signature: Signature) -> None:
-    """Sees every signature that leaves the library (audit trail, metrics). Must not raise."""
+    """Sees every signature before it leaves the library (audit trail, metrics). It may raise a
+    ``SignerError`` (the audit trail's ``AuditTrailError`` when its record cannot be committed): the signature
+    is then discarded and the caller gets the error. In async signing it runs in a worker thread."""
 
 
 @hookspec

@@ -7,6 +7,7 @@ the core conversion with its self-check, then the audit hooks. Async twins share
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -134,6 +135,7 @@ class Signer:
             self._hook.sign_failed(request=request, error=error)
             raise
         assert signature is not None
+        # record before release: an after_sign hook that raises (the audit trail could not commit) discards it
         self._hook.after_sign(request=request, signature=signature)
         return signature
 
@@ -148,10 +150,12 @@ class Signer:
                 if signature is not None:
                     break
         except SignerError as error:
-            self._hook.sign_failed(request=request, error=error)
+            await asyncio.to_thread(self._hook.sign_failed, request=request, error=error)
             raise
         assert signature is not None
-        self._hook.after_sign(request=request, signature=signature)
+        # the audit trail's insert (a disk write, a database round trip) must not block the event loop;
+        # to_thread carries the context (the caller's client) into the worker thread
+        await asyncio.to_thread(self._hook.after_sign, request=request, signature=signature)
         return signature
 
     # -- surfaces: each prepares a digest and a finisher, shared by the sync and async forms -------------
