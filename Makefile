@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # service folders whose ./install script puts their system or npm dependencies in place (idempotent)
-SERVICE_DIRS := softhsm localstack chain tests/sdk tests/server/js
+SERVICE_DIRS := softhsm localstack chain tests/sdk postgres tests/server/js
 
 .PHONY: install services test unit bench demo lint clean
 
