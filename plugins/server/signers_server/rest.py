@@ -57,6 +57,8 @@ async def public_keys(request: Request) -> Response:
     if client is None:
         return _unauthorized()
     keys = [k for k in generation.keyring.by_name.values() if client.may_use_key(k.name)]
+    if request.query_params.get("names") == "true":  # the Python client finds a key by its configured name
+        return JSONResponse([{"name": k.name, "publicKey": "0x" + k.signer.public_key.point.hex()} for k in keys])
     return JSONResponse(["0x" + k.signer.public_key.point.hex() for k in keys])
 
 
