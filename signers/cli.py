@@ -148,41 +148,136 @@ def sign(
         emit(out, as_json)
 
 
-@cli.command("audit")
-@click.option(
-    "--db",
-    envvar="SIGNERS_AUDIT_DB",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="the audit trail (default: $SIGNERS_AUDIT_DB)",
-)
+def _audit_target(db: str | None, url: str | None) -> str:
+    """The trail to read: --url, --db, then $SIGNERS_AUDIT_URL, $SIGNERS_AUDIT_DB."""
+    target = url or db or os.environ.get("SIGNERS_AUDIT_URL") or os.environ.get("SIGNERS_AUDIT_DB")
+    if not target:
+        raise click.UsageError("name the trail: --url, --db, SIGNERS_AUDIT_URL or SIGNERS_AUDIT_DB")
+    return target
+
+
+def _when(value: str | None, option: str) -> float | None:
+    """Unix seconds or an ISO 8601 time (UTC unless it says otherwise)."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("an ISO 8601 time (2026-01-31T12:00) or unix seconds", param_hint=option) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+_trail_options = [
+    click.option("--db", help="an SQLite trail file (default: $SIGNERS_AUDIT_DB)"),
+    click.option("--url", help="the trail's URL, postgresql://... or sqlite:///PATH (default: $SIGNERS_AUDIT_URL)"),
+]
+
+
+def trail_options(command: Any) -> Any:
+    for option in reversed(_trail_options):
+        command = option(command)
+    return command
+
+
+@cli.group("audit", invoke_without_command=True)
+@trail_options
 @click.option("--address", help="only this signer's entries")
 @click.option(
     "--outcome",
     type=click.Choice(["signed", "refused", "failed"]),
     help="only signatures, only policy refusals, or only failures (backend error, self-check)",
 )
+@click.option("--permission-id", help="only requests for this Smart Sessions permission id")
+@click.option("--user-op-hash", help="only this UserOperation")
+@click.option("--account", help="only ops of (or approvals for) this smart account")
+@click.option("--client", help="only requests the signing service served for this client")
+@click.option("--since", help="from this time on (ISO 8601, UTC by default, or unix seconds)")
+@click.option("--until", help="before this time")
+@click.option("--summary", is_flag=True, help="one line per permission id: signed, refused, failed, first and last use")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output, one JSON object per line")
-def audit_command(db: str, address: str | None, outcome: str | None, as_json: bool) -> None:
-    """Show the audit trail: every signature and every refusal, oldest first."""
+@click.option("--export", "export_path", help="write the matching records to this file as JSON lines")
+@click.pass_context
+def audit_command(
+    ctx: click.Context,
+    /,
+    db: str | None,
+    url: str | None,
+    since: str | None,
+    until: str | None,
+    summary: bool,
+    as_json: bool,
+    export_path: str | None,
+    **filters: str | None,
+) -> None:
+    """Show the audit trail: every signature and every refusal, oldest first (or `migrate` its schema)."""
     from dataclasses import asdict
     from datetime import UTC, datetime
 
     from .audit import AuditTrail
 
-    trail = AuditTrail(db)
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = (db, url)
+        return
+    target = _audit_target(db, url)
+    if "://" not in target and not Path(target).is_file():
+        fail(f"no audit trail at {target}")  # reading never creates a trail
+    trail = AuditTrail(target)
+    query: dict[str, Any] = {**filters, "since": _when(since, "--since"), "until": _when(until, "--until")}
+
+    def iso(at: float) -> str:
+        return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
     try:
-        for entry in trail.entries(address=address, outcome=outcome):
+        if summary:
+            for item in trail.summary(**query):
+                if as_json:
+                    click.echo(json.dumps(asdict(item), sort_keys=True))
+                else:
+                    click.echo(
+                        f"{item.permission_id} signed {item.signed} refused {item.refused} failed {item.failed}"
+                        f" first {iso(item.first_use)} last {iso(item.last_use)}"
+                    )
+            return
+        if export_path is not None:
+            with open(export_path, "w", encoding="utf-8") as out:
+                count = trail.export(out, **query)
+            click.echo(f"{count} records written to {export_path}")
+            return
+        for entry in trail.entries(**query):
             if as_json:
                 click.echo(json.dumps(asdict(entry), sort_keys=True))
                 continue
-            when = datetime.fromtimestamp(entry.at, UTC).isoformat(timespec="seconds")
             what = entry.signature if entry.outcome == "signed" else f"{entry.outcome}: {entry.reason}"
             op, sponsored = entry.context.get("user_op_hash"), entry.context.get("sponsored")
             about = f" userOp {op}" if op else ""
+            if entry.permission_id:
+                about += f" permission {entry.permission_id}"
             if sponsored:  # a paymaster approval (signers.aa.VerifyingPaymaster)
                 about = f" sponsors {sponsored} nonce {int(entry.context.get('nonce', 0)):#x}"
-            click.echo(f"{when} {entry.address} {entry.kind:<14} {entry.digest} {what}{about}")
+            if entry.client:
+                about += f" for {entry.client}"
+            click.echo(f"{iso(entry.at)} {entry.address} {entry.kind:<14} {entry.digest} {what}{about}")
+    finally:
+        trail.close()
+
+
+@audit_command.command("migrate")
+@trail_options
+@click.pass_context
+def audit_migrate(ctx: click.Context, db: str | None, url: str | None) -> None:
+    """Create or upgrade the trail's schema to this version's (signing processes also do it on start)."""
+    from .audit import AuditTrail
+
+    outer_db, outer_url = ctx.obj or (None, None)
+    trail = AuditTrail(_audit_target(db or outer_db, url or outer_url))
+    try:
+        click.echo(f"{trail.url}: schema version {trail.version()}")
     finally:
         trail.close()
 

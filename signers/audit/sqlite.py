@@ -64,7 +64,7 @@ class SQLiteStore(Store):
         self._identity = (info.st_dev, info.st_ino)
 
     def describe(self) -> str:
-        return f"sqlite:///{self.path}" if self.path.is_absolute() else str(self.path)
+        return f"sqlite://{self.path}" if self.path.is_absolute() else str(self.path)
 
     def _newer(self, version: int) -> AuditSchemaError:
         return AuditSchemaError(
