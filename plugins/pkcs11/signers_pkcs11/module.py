@@ -47,7 +47,7 @@ from types import TracebackType
 from typing import Any
 
 import pkcs11
-from pkcs11 import Attribute, Token
+from pkcs11 import Attribute, Token, _pkcs11
 from pkcs11 import exceptions as p11x
 from pkcs11.attributes import AttributeMapper
 
@@ -60,6 +60,7 @@ from signers.errors import (
 )
 from signers.secrets import read_secret
 
+from .pin_check import verify_pin
 from .uri import DEFAULT_LOCK_TIMEOUT, Pkcs11URI
 
 log = logging.getLogger("signers.pkcs11")
@@ -186,16 +187,21 @@ class TokenSession:
             self._session = self._open(pin_source)
             self.generation += 1
         elif pin_source != self._login_source:
-            self._check_same_pin(pin_source)
+            self._check_pin(pin_source)
         return self._session
 
-    def _check_same_pin(self, pin_source: str | None) -> None:
-        """PKCS#11 login is per application and token: a second signer on this token shares the login. Its
-        own PIN cannot be checked by the token then (C_Login answers 'already logged in' first), so it is
-        compared with the one that logged in, through a keyed hash (the PIN itself is not kept)."""
+    def _check_pin(self, pin_source: str | None) -> None:
+        """A PIN the token did not check. PKCS#11 login is per application and token: a second signer on a
+        logged-in token shares the login, and C_Login answers 'already logged in' before it looks at the PIN.
+        So the PIN is compared with the one this process logged in with (a keyed hash; the PIN is not kept),
+        or, when other code of the process logged the token in, checked by a login in a fresh process
+        (``signers_pkcs11.pin_check``; it becomes the PIN compared with from then on)."""
+        pin = read_secret(pin_source, "pin").reveal()
         if self._pin_mac is None:
-            return  # logged in by other code of the process: nothing to compare with
-        if not hmac.compare_digest(_pin_mac(read_secret(pin_source, "pin").reveal()), self._pin_mac):
+            verify_pin(self.module.path, self.token.serial, self.label, pin, pin_source)
+            self._login_source, self._pin_mac = pin_source, _pin_mac(pin)
+            return
+        if not hmac.compare_digest(_pin_mac(pin), self._pin_mac):
             raise AuthenticationError(
                 f"pkcs11 token {self.label!r}: the PIN from {pin_source} was refused (wrong PIN: it is not the "
                 f"PIN this process logged in with)",
@@ -221,9 +227,9 @@ class TokenSession:
             return session
         except p11x.UserAlreadyLoggedIn:
             # Still logged in (a dropped session of ours, or other code of the process): the token did not
-            # check this PIN, so compare it with the one we logged in with, when we did.
-            if self._pin_mac is not None and pin_source != self._login_source:
-                self._check_same_pin(pin_source)
+            # check this PIN; it is checked here (see _check_pin) unless it is the one we logged in with.
+            if self._pin_mac is None or pin_source != self._login_source:
+                self._check_pin(pin_source)
             return self.token.open(rw=rw, attribute_mapper=mapper)
         except RECOVERABLE:
             raise
@@ -248,7 +254,9 @@ class Module:
         #: a missing token re-initialises the module at most once per this many seconds (see module docstring)
         self.reinit_interval = DEFAULT_REINIT_INTERVAL
         try:
-            self.lib = pkcs11.lib(path)
+            #: owner: whether this process's signers initialised the module (else the application did, and
+            #: signers never finalises it: that would end the application's sessions)
+            self.lib, self.owner = _open_library(path)
         except p11x.PKCS11Error as exc:
             raise ConfigurationError(
                 f"{path} could not be loaded as a PKCS#11 module: {exc}",
@@ -261,17 +269,19 @@ class Module:
         """C_Finalize + C_Initialize: sees tokens created since load, clears a dead library state. Every
         session of the process dies with it; their signers reopen theirs on next use."""
         with self.lock:
-            # fails when finalized behind python-pkcs11's back already; its flag is cleared either way
-            with contextlib.suppress(p11x.PKCS11Error):
-                self.lib.finalize()
-            self.lib.initialize()
+            if self.owner:
+                # fails when finalized behind python-pkcs11's back already; its flag is cleared either way
+                with contextlib.suppress(p11x.PKCS11Error):
+                    self.lib.finalize()
+            self.lib.initialize()  # a shared module: only initialised again if its owner finalised it
             self._initialised_at = time.monotonic()
             for session in self._sessions.values():
                 session.drop()
 
     def _may_reinitialize_for_missing_token(self) -> bool:
-        """Whether a missing token may re-initialise now: not within ``reinit_interval`` of the last time."""
-        return time.monotonic() - self._initialised_at >= self.reinit_interval
+        """Whether a missing token may re-initialise now: not within ``reinit_interval`` of the last time,
+        and never a module the application initialised (finalising it would end the application's sessions)."""
+        return self.owner and time.monotonic() - self._initialised_at >= self.reinit_interval
 
     def recover(self, exc: BaseException) -> None:
         """After a recoverable error: re-initialise a library that was finalized, forget dead sessions."""
@@ -330,6 +340,44 @@ class Module:
             else:
                 session.token = token  # a fresh Token object after re-initialisation
             return session
+
+
+class _SharedLib(_pkcs11.lib):
+    """python-pkcs11's lib for a module another binding of the process has initialised already: its
+    C_Initialize answers CKR_CRYPTOKI_ALREADY_INITIALIZED, which means the module is ready to use. The object
+    then never calls C_Finalize (its ``initialized`` flag stays false): the other binding owns the module."""
+
+    def initialize(self) -> None:
+        try:
+            super().initialize()
+        except p11x.PKCS11Error as exc:
+            if not _already_initialised(exc):
+                raise
+
+
+def _already_initialised(exc: BaseException) -> bool:
+    # python-pkcs11 maps CKR_CRYPTOKI_ALREADY_INITIALIZED to a bare PKCS11Error with this text
+    return type(exc) is p11x.PKCS11Error and "already initialized" in str(exc)
+
+
+def _open_library(path: str) -> tuple[Any, bool]:
+    """The module's python-pkcs11 lib and whether signers initialised it (see ``Module.owner``).
+
+    One process has one instance of a module (the dynamic loader keys it by file, whatever the path or
+    symlink) and may call C_Initialize on it once. So: the lib object the application opened with python-pkcs11
+    under any path to the same file is reused; a module another binding initialised is used as it is."""
+    for opened, lib in list(getattr(pkcs11, "_loaded", {}).items()):  # python-pkcs11's own cache, by path
+        if os.path.realpath(opened) == path:
+            if not lib.initialized:
+                lib.initialize()
+            return lib, False
+    try:
+        return pkcs11.lib(path), True
+    except p11x.PKCS11Error as exc:
+        if not _already_initialised(exc):
+            raise
+    log.info("pkcs11: %s was initialised by other code of the process; sharing it", path)
+    return _SharedLib(path), False
 
 
 def _token_matches(token: Token, uri: Pkcs11URI) -> bool:
