@@ -132,7 +132,7 @@ def test_missing_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, km
 def test_unknown_profile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kms_key: KmsTestKey) -> None:
     _no_credentials(monkeypatch, tmp_path)
     error = _load_error(kms_key.uri + "&profile=nobody")
-    assert isinstance(error, ConfigurationError) and "'nobody'" in str(error)
+    assert isinstance(error, ConfigurationError) and "profile=" in str(error) and "nobody" not in str(error)
 
 
 def test_profile_from_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kms_key: KmsTestKey) -> None:

@@ -78,10 +78,14 @@ CREDENTIALS_HINT = (
 
 def make_session(settings: KmsSettings) -> boto3.Session:
     try:
+        # a profile is looked up among the configured ones before boto3 is given it: botocore logs the name at
+        # DEBUG, and a secret typed into profile= must not reach that log
+        if settings.profile is not None and settings.profile not in boto3.Session().available_profiles:
+            raise bx.ProfileNotFound(profile="?")
         return boto3.Session(profile_name=settings.profile, region_name=settings.region)
     except bx.ProfileNotFound:
         raise ConfigurationError(
-            f"aws-kms: AWS profile {settings.profile!r} is not configured",
+            "aws-kms: the AWS profile named by profile= is not configured",
             hint="check ~/.aws/config (or AWS_CONFIG_FILE), or drop profile= to use the default chain",
         ) from None
 
@@ -107,6 +111,11 @@ class KmsConnection:
             raise ConfigurationError(
                 "aws-kms: no AWS region configured",
                 hint="add region= to the URI, use a key ARN, or set AWS_REGION / AWS_DEFAULT_REGION",
+            ) from None
+        except bx.InvalidRegionError:  # from AWS_REGION or a profile: region= itself is checked in KmsSettings
+            raise ConfigurationError(
+                "aws-kms: the configured AWS region is not a region name",
+                hint="check AWS_REGION / AWS_DEFAULT_REGION and the profile's region, e.g. eu-west-1",
             ) from None
         self.region = self.client.meta.region_name
         self.endpoint = self.client.meta.endpoint_url

@@ -22,6 +22,7 @@ _KEY_ID = re.compile(
     r"^(mrk-[0-9a-f]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 )
 _ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
+_REGION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # botocore's rule, lower case as AWS names them
 _ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$")
 #: upper bounds of the tuning attributes: a signer answers (or fails) in bounded time
 MAX_SECONDS = 600.0
@@ -47,12 +48,12 @@ class KmsSettings:
 
     def __post_init__(self) -> None:
         if self.endpoint_url is not None:
-            parts = urlsplit(self.endpoint_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ConfigurationError(
-                    f"aws-kms: endpoint-url {self.endpoint_url!r} is not an http(s) URL",
-                    hint="e.g. endpoint-url=http://127.0.0.1:4566 (percent-encode it inside the URI)",
-                )
+            check_endpoint_url(self.endpoint_url)
+        if self.region is not None and not (isinstance(self.region, str) and _REGION.match(self.region)):
+            # botocore would raise its own InvalidRegionError, and quote the text
+            raise ConfigurationError(
+                "aws-kms: region is not an AWS region name", hint="e.g. region=eu-west-1 (letters, digits and '-')"
+            )
         # every bound is finite: inf or nan would turn a timeout, a retry loop or the rate limiter's wait into
         # a wait forever (nan also slips through comparisons such as ``<= 0``)
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
@@ -84,6 +85,29 @@ class KmsSettings:
                 f"{MAX_POOL_CONNECTIONS}",
                 hint="at least the number of threads that sign at once (default 64)",
             )
+
+
+def check_endpoint_url(url: str) -> None:
+    """An http(s) URL without userinfo. Credentials never travel in it: a ``user:password@`` part would reach
+    describe(), the audit trail's backend column, every error message and botocore's DEBUG log, so it is
+    refused (not silently stripped: the user learns that the credentials they wrote were not used).
+    Neither error quotes the URL, which may hold the secret."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a malformed port raises ValueError here)
+    except (ValueError, TypeError, AttributeError):
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            "aws-kms: endpoint-url is not an http(s) URL with a host",
+            hint="e.g. endpoint-url=http://127.0.0.1:4566 (percent-encode it inside the URI)",
+        )
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            "aws-kms: endpoint-url carries userinfo (user:password@), which is refused",
+            hint="remove the user:password@ part; credentials come from boto3's chain (environment, profile, role), "
+            "never from the URL",
+        )
 
 
 def _finite_in(value: object, maximum: float) -> bool:
@@ -122,7 +146,7 @@ def check_key(key: str) -> str | None:
     if arn:
         return arn.group(2)
     raise ConfigurationError(
-        f"aws-kms: {key!r} is not a KMS key id, alias/NAME or key ARN",
+        "aws-kms: the URI's target is not a KMS key id, alias/NAME or key ARN",
         hint="e.g. aws-kms://alias/payments-signer?region=eu-west-1 or aws-kms://arn:aws:kms:REGION:ACCOUNT:key/ID",
     )
 
@@ -134,7 +158,7 @@ def _number(name: str, text: str | None, kind: type[float] | type[int]) -> Any:
         return kind(text)
     except ValueError:
         raise ConfigurationError(
-            f"aws-kms: {name}={text!r} is not a number", hint=f"e.g. {name}={_EXAMPLES.get(name, 1)}"
+            f"aws-kms: {name} is not a number", hint=f"e.g. {name}={_EXAMPLES.get(name, 1)}"
         ) from None
 
 

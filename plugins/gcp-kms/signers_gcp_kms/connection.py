@@ -61,20 +61,24 @@ def check_seconds(name: str, value: object) -> float:
 
 
 def check_endpoint(endpoint: str) -> str:
-    """``host:port`` of a local emulator; refuses non-loopback hosts, which would get plaintext requests."""
+    """``host:port`` of a local emulator; refuses non-loopback hosts, which would get plaintext requests.
+    Errors do not quote the endpoint: a ``user:password@`` typed into it would be echoed back."""
+    if "@" in endpoint:
+        raise ConfigurationError(
+            "gcp-kms: endpoint= carries userinfo (user:password@), which is refused",
+            hint="give host:port only, e.g. endpoint=127.0.0.1:9010; credentials come from google-auth, never the URI",
+        )
     host, sep, port = endpoint.rpartition(":")
     host = host.strip("[]")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigurationError(
-            f"gcp-kms: endpoint={endpoint!r} is not host:port", hint="e.g. endpoint=127.0.0.1:9010"
-        )
+        raise ConfigurationError("gcp-kms: endpoint= is not host:port", hint="e.g. endpoint=127.0.0.1:9010")
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
     if not loopback:
         raise ConfigurationError(
-            f"gcp-kms: endpoint={endpoint!r} is not a loopback address",
+            "gcp-kms: endpoint= is not a loopback address",
             hint="endpoint= is for a local emulator over plaintext gRPC; omit it to reach Google with ADC",
         )
     return endpoint

@@ -48,7 +48,7 @@ def from_uri(uri: SignerURI, **options: Any) -> GcpKmsBackend:
         hint = "gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N"
         if KEY_NAME.match(name):
             hint = "Cloud KMS signs with a key version: append /cryptoKeyVersions/N"
-        raise ConfigurationError(f"not a Cloud KMS key version: {uri.text!r}", hint=hint)
+        raise ConfigurationError("gcp-kms: the URI's target is not a Cloud KMS key version name", hint=hint)
     unknown = set(options) - {"credentials", "timeout", "deadline", "integrity_retries"}
     if unknown:
         raise ConfigurationError(

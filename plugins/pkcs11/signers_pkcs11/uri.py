@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, unquote_to_bytes
+from urllib.parse import quote
 
 from signers.errors import ConfigurationError
-from signers.uri import SignerURI
+from signers.uri import NO_SECRET_HINT, SignerURI, percent_decode
 
 PATH_ATTRIBUTES = {"token", "object", "id", "serial", "manufacturer", "model", "slot-id", "type"}
 QUERY_ATTRIBUTES = {"module-path", "pin-source", "lock-timeout"}
@@ -88,15 +88,24 @@ class Pkcs11URI:
         return "pkcs11:" + ";".join(path) + "?" + "&".join(query)
 
 
-def _split_path(target: str) -> dict[str, str]:
-    attributes: dict[str, str] = {}
-    for part in filter(None, target.split(";")):
+def _split_path(target: str) -> dict[str, bytes]:
+    """Path attributes, percent-decoded strictly (``id=%zz`` is refused, not taken as the bytes "%zz").
+    Errors name an attribute by its position until its name is known to be one: never the text."""
+    attributes: dict[str, bytes] = {}
+    for position, part in enumerate(filter(None, target.split(";")), 1):
         name, eq, value = part.partition("=")
         if not eq:
-            raise ConfigurationError(f"pkcs11: path attribute {part!r} has no value", hint=HINT)
+            raise ConfigurationError(
+                f"pkcs11: path attribute {position} has no value (not name=value)", hint=NO_SECRET_HINT
+            )
+        if name not in PATH_ATTRIBUTES:
+            raise ConfigurationError(
+                f"pkcs11: path attribute {position} is not a supported one",
+                hint=f"supported: {', '.join(sorted(PATH_ATTRIBUTES))}",
+            )
         if name in attributes:
             raise ConfigurationError(f"pkcs11: path attribute {name!r} given twice", hint=HINT)
-        attributes[name] = value
+        attributes[name] = percent_decode(value, f"pkcs11: path attribute {name}")
     return attributes
 
 
@@ -108,24 +117,18 @@ def parse_pkcs11_uri(uri: SignerURI) -> Pkcs11URI:
         )
     uri.refuse_unknown(QUERY_ATTRIBUTES)
     raw = _split_path(uri.target)
-    unknown = set(raw) - PATH_ATTRIBUTES
-    if unknown:
+    if raw.get("type", b"private") != b"private":
         raise ConfigurationError(
-            f"pkcs11: unsupported path attribute(s) {', '.join(sorted(unknown))}",
-            hint=f"supported: {', '.join(sorted(PATH_ATTRIBUTES))}",
+            "pkcs11: a key of this type= cannot sign (only type=private can)", hint="use type=private or leave it out"
         )
-    if raw.get("type", "private") != "private":
-        raise ConfigurationError(f"pkcs11: type={raw['type']} cannot sign", hint="use type=private or leave it out")
     if "object" not in raw and "id" not in raw:
         raise ConfigurationError("pkcs11: the URI names no key", hint="add object=LABEL or id=%01 " + HINT)
     slot_id = None
     if "slot-id" in raw:
-        try:
-            slot_id = int(unquote(raw["slot-id"]))
-        except ValueError:
-            raise ConfigurationError(
-                f"pkcs11: slot-id must be a number, got {raw['slot-id']!r}", hint="e.g. slot-id=0; or select by token="
-            ) from None
+        text = raw["slot-id"].decode("ascii", "replace")
+        if not text.isdecimal():
+            raise ConfigurationError("pkcs11: slot-id must be a number", hint="e.g. slot-id=0; or select by token=")
+        slot_id = int(text)
     module_path = uri.option("module-path") or os.environ.get("PKCS11_MODULE")
     if not module_path:
         raise ConfigurationError(
@@ -134,7 +137,12 @@ def parse_pkcs11_uri(uri: SignerURI) -> Pkcs11URI:
         )
 
     def text(name: str) -> str | None:
-        return unquote(raw[name]) if name in raw else None
+        if name not in raw:
+            return None
+        try:
+            return raw[name].decode("utf-8")  # CK_UTF8CHAR labels
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"pkcs11: {name} is not UTF-8 once percent-decoded", hint=HINT) from None
 
     lock_timeout = _lock_timeout(uri.option("lock-timeout"))
 
@@ -146,7 +154,7 @@ def parse_pkcs11_uri(uri: SignerURI) -> Pkcs11URI:
         model=text("model"),
         slot_id=slot_id,
         object=text("object"),
-        id=unquote_to_bytes(raw["id"]) if "id" in raw else None,
+        id=raw.get("id"),
         pin_source=uri.option("pin-source"),
         lock_timeout=lock_timeout,
     )

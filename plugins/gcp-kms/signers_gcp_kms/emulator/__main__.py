@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(port: int, data_dir: str | None) -> int:
+    # gRPC would bind a random port for an out-of-range one, and the caller would wait on the wrong port
+    if not 0 <= port < 65536:
+        print(f"error: --port must be 0 (any free port) or from 1 to 65535, not {port}", file=sys.stderr)
+        return 2
     try:
         emulator = Emulator(port, data_dir).start()
     except (OSError, RuntimeError) as exc:
