@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,13 +110,16 @@ def _complete(config: dict[str, Any], tokens: dict[str, str], previous: dict[str
     return config
 
 
-@pytest.fixture
-def signers_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
-    started: list[RunningServer] = []
+class ServerFactory:
+    """Starts ``signers serve`` processes in ``directory`` and stops them all at the end."""
 
-    def start(config: dict[str, Any], env: dict[str, str] | None = None, expect_start: bool = True) -> RunningServer:
-        directory = tmp_path / f"server-{len(started)}"
-        directory.mkdir()
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.started: list[RunningServer] = []
+
+    def __call__(self, config: dict[str, Any], env: dict[str, str] | None = None, wait: bool = True) -> RunningServer:
+        directory = self.directory / f"server-{len(self.started)}"
+        directory.mkdir(parents=True)
         config = copy.deepcopy(config)
         server = config.setdefault("server", {})
         server.setdefault("host", "127.0.0.1")
@@ -144,16 +147,34 @@ def signers_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
             stderr_path,
             tokens,
         )
-        started.append(running)
-        if expect_start:
+        self.started.append(running)
+        if wait:
             wait_ready(running)
         return running
 
-    try:
-        yield start
-    finally:
-        for running in started:
+    def stop_all(self) -> None:
+        for running in self.started:
             running.stop()
+
+
+@pytest.fixture
+def signers_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """``signers_server(config_dict, env=None)`` -> a running server for this test."""
+    factory = ServerFactory(tmp_path)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """The same factory, for servers that a whole test module shares (starting one takes ~2 s)."""
+    factory = ServerFactory(tmp_path_factory.mktemp("signers-serve"))
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
 
 
 def wait_ready(running: RunningServer) -> None:
@@ -173,10 +194,12 @@ def wait_ready(running: RunningServer) -> None:
 
 
 LOCAL_KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"  # eth-account's docs key
+LOCAL_KEY_ENV = {"SIGNERS_TEST_SERVER_KEY": LOCAL_KEY}  # pass as env= to a server
+LOCAL_KEY_URI = "local:env:SIGNERS_TEST_SERVER_KEY"
 
 
 @pytest.fixture
 def local_key_env(monkeypatch: pytest.MonkeyPatch) -> str:
     """A local: key for the server process (the variable is inherited); returns its URI."""
     monkeypatch.setenv("SIGNERS_TEST_SERVER_KEY", LOCAL_KEY)
-    return "local:env:SIGNERS_TEST_SERVER_KEY"
+    return LOCAL_KEY_URI
