@@ -26,7 +26,7 @@ from .transport import Endpoint, Transport
 
 SCHEMES = {"signers+http": "http", "signers+https": "https"}
 ATTRIBUTES = {"token-source", "ca-file", "cert-file", "key-file", "timeout"}
-PUBLIC_KEYS_PATH = "/api/v1/eth1/publicKeys"
+PUBLIC_KEYS_PATH = "/api/v1/eth1/publicKeys?names=true"  # Web3Signer's listing, with key names
 _AUTHORITY = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import rlp
 from eth_account._utils.encode_typed_data.encoding_and_hashing import get_primary_type
 from eth_account.messages import SignableMessage
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
 from signers.aa.user_operation import UserOperation
@@ -56,6 +57,10 @@ class MalformedAnswerError(IntegrityError):
 
 def _hex(value: Any) -> str:
     return HexBytes(value).to_0x_hex()
+
+
+def _address(value: Any) -> str:
+    return to_checksum_address(_hex(value))
 
 
 def _q(value: Any) -> str:
@@ -105,7 +110,7 @@ def _authorization(item: Any) -> dict[str, str]:
             "r": item.r,
             "s": item.s,
         }
-    return {k: (_hex(v) if k == "address" else _q(v)) for k, v in fields.items()}
+    return {k: (_address(v) if k == "address" else _q(v)) for k, v in fields.items()}
 
 
 def transaction_json(tx: Mapping[str, Any], sender: str) -> dict[str, Any]:
@@ -120,10 +125,10 @@ def transaction_json(tx: Mapping[str, Any], sender: str) -> dict[str, Any]:
             out["data"] = _hex(value)
         elif name == "to":
             if value not in ("", b""):  # contract creation: no "to"
-                out["to"] = _hex(value)
+                out["to"] = _address(value)
         elif name == "accessList":
             out[name] = [
-                {"address": _hex(e["address"]), "storageKeys": [_hex(k) for k in e["storageKeys"]]} for e in value
+                {"address": _address(e["address"]), "storageKeys": [_hex(k) for k in e["storageKeys"]]} for e in value
             ]
         elif name == "blobVersionedHashes":
             out[name] = [_hex(h) for h in value]
@@ -162,7 +167,7 @@ def rpc_request(request: SignRequest) -> tuple[str, list[Any]]:
     elif kind == "authorization" and isinstance(payload, Mapping):
         authorization = {
             "chainId": _q(payload["chainId"]),
-            "address": _hex(payload["address"]),
+            "address": _address(payload["address"]),
             "nonce": _q(payload["nonce"]),
         }
         return "signers_signAuthorization", [authorization, address]

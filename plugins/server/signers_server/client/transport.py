@@ -72,9 +72,18 @@ def _shorten(text: object) -> str:
     return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + "..."
 
 
-def rpc_error(method: str, code: int, message: str, where: str) -> SignerError:
-    """The signers error for a JSON-RPC error object the service answered."""
+def rpc_error(method: str, code: int, message: str, where: str, data: Any = None) -> SignerError:
+    """The signers error for a JSON-RPC error object the service answered (``data.reason``: the service's
+    error class, when it has one)."""
     said = _shorten(message)
+    reason = str(data.get("reason", "")) if isinstance(data, dict) else ""
+    if code == -32001:
+        return AuthenticationError(
+            f"{method}: the service at {where} refused the token: {said}",
+            hint="check that token-source names this client's token and the client exists in the service's config",
+        )
+    if code == -32603 and ("Unavailable" in reason or "Throttled" in reason):
+        return BackendUnavailableError(f"{method}: the key's backend behind {where} is unavailable: {said}")
     if code == 4001:
         return PolicyViolationError(
             f"{method}: the service at {where} refused: {said}",
@@ -178,7 +187,8 @@ class Transport:
         fault = body.get("error") if isinstance(body, dict) else None
         if isinstance(fault, dict):  # a JSON-RPC error says more than its HTTP status
             code = fault.get("code")
-            raise rpc_error(method, code if isinstance(code, int) else 0, fault.get("message", ""), self.where)
+            number = code if isinstance(code, int) else 0
+            raise rpc_error(method, number, fault.get("message", ""), self.where, fault.get("data"))
         error = status_error(method, response.status_code, self.where)
         if error is not None:
             raise error

@@ -1,0 +1,202 @@
+"""The Python client backend (``signers+http``) against a real ``signers serve`` process.
+
+Every signing surface (the conformance suite of tests/surfaces.py), sync and async, for a local key and a key
+in SoftHSM behind the service, each signature recovered with eth-account; web3.py's signing middleware over
+``to_account`` sending a transaction that lands on anvil; the service's refusals as the library's errors; and
+the token never shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+import signers
+from signers.account import to_account
+from signers.errors import (
+    AuthenticationError,
+    BackendUnavailableError,
+    ConfigurationError,
+    KeyNotFoundError,
+    PolicyViolationError,
+    SecretSourceError,
+    SignerError,
+)
+from signers.signer import Signer
+from tests.surfaces import ASYNC_SURFACE_IDS, ASYNC_SURFACES, CHAIN_ID, SURFACE_IDS, SURFACES, TO
+
+from .conftest import LOCAL_KEY, RunningServer
+
+TOKEN_ENV = "SIGNERS_TEST_REMOTE_TOKEN"
+OTHER_TOKEN_ENV = "SIGNERS_TEST_REMOTE_OTHER_TOKEN"
+LOCAL_ADDRESS = Account.from_key(LOCAL_KEY).address
+
+
+def remote_uri(server: RunningServer, key: str, token_env: str = TOKEN_ENV) -> str:
+    return f"signers+http://{server.url.split('://')[1].rstrip('/')}/{key}?token-source=env:{token_env}"
+
+
+@pytest.fixture
+def service(signers_server: Callable[..., RunningServer], local_key_env: str, softhsm: Any) -> RunningServer:
+    """A service with a local key and a SoftHSM key; "app" may sign everything for chain 1337 (raw digests
+    too); "narrow" only the local key, no raw digest, one `to`, value capped."""
+    return signers_server(
+        {
+            "server": {"chain_id": CHAIN_ID},
+            "keys": {"dev": {"uri": local_key_env}, "hsm": {"uri": softhsm.generate_key()}},
+            "clients": {
+                "app": {"keys": ["dev", "hsm"], "raw_digest": True},
+                "narrow": {"keys": ["dev"], "to": [TO], "max_value_wei": 10**15},
+            },
+        }
+    )
+
+
+@pytest.fixture
+def tokens(service: RunningServer, monkeypatch: pytest.MonkeyPatch) -> RunningServer:
+    monkeypatch.setenv(TOKEN_ENV, service.token("app"))
+    monkeypatch.setenv(OTHER_TOKEN_ENV, service.token("narrow"))
+    return service
+
+
+@pytest.fixture(params=["dev", "hsm"])
+def remote(request: pytest.FixtureRequest, tokens: RunningServer) -> Iterator[Signer]:
+    signer = signers.load_signer(remote_uri(tokens, request.param))
+    try:
+        yield signer
+    finally:
+        signer.close()
+
+
+@pytest.mark.parametrize("surface", SURFACES, ids=SURFACE_IDS)
+def test_every_surface_recovers(remote: Signer, surface: Callable[[Signer], None]) -> None:
+    surface(remote)
+
+
+@pytest.mark.parametrize("surface", ASYNC_SURFACES, ids=ASYNC_SURFACE_IDS)
+async def test_every_async_surface_recovers(remote: Signer, surface: Callable[[Signer], Any]) -> None:
+    await surface(remote)
+    await remote.aclose()
+
+
+def test_the_key_is_found_by_name_and_by_address(tokens: RunningServer) -> None:
+    by_name = signers.load_signer(remote_uri(tokens, "dev"))
+    by_address = signers.load_signer(remote_uri(tokens, LOCAL_ADDRESS.lower()))
+    assert by_name.address == by_address.address == LOCAL_ADDRESS
+    assert by_name.backend.describe() == f"signers+http://{tokens.url.split('://')[1].rstrip('/')}/dev"
+
+
+def test_each_request_reaches_the_service_with_its_context(tokens: RunningServer) -> None:
+    """The access log shows the method each kind was forwarded as: the service's policies saw the structure."""
+    signer = signers.load_signer(remote_uri(tokens, "dev"))
+    for surface in SURFACES:
+        surface(signer)
+    methods = {line.get("method") for line in tokens.log_lines()}
+    assert {
+        "personal_sign",
+        "eth_signTypedData_v4",
+        "eth_signTransaction",
+        "signers_signAuthorization",
+        "signers_signUserOperation",
+        "signers_signDigest",
+    } <= methods
+
+
+def test_web3_middleware_sends_a_transaction_signed_by_the_service(
+    signers_server: Callable[..., RunningServer], local_key_env: str, chain_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """web3.py's SignAndSendRawMiddlewareBuilder with to_account(remote signer): the transaction lands on anvil."""
+    server = signers_server(
+        {
+            "server": {"chain_id": chain_stack.chain_id},
+            "keys": {"dev": {"uri": local_key_env}},
+            "clients": {"app": {"keys": ["dev"]}},
+        }
+    )
+    monkeypatch.setenv(TOKEN_ENV, server.token("app"))
+    signer = signers.load_signer(remote_uri(server, "dev"))
+    w3 = Web3(Web3.HTTPProvider(chain_stack.rpc_url))
+    funder = chain_stack.accounts[0].address  # unlocked in anvil
+    w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_transaction({"from": funder, "to": signer.address, "value": 10**17})
+    )
+    account = to_account(signer)
+    w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account), layer=0)
+    before = w3.eth.get_balance(TO)
+    tx_hash = w3.eth.send_transaction({"from": account.address, "to": TO, "value": 12345})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    assert receipt["status"] == 1
+    assert w3.eth.get_transaction(tx_hash)["from"] == signer.address
+    assert w3.eth.get_balance(TO) == before + 12345
+    assert [line.get("method") for line in server.log_lines()].count("eth_signTransaction") == 1
+
+
+def test_refusals_are_the_library_errors(tokens: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    narrow = signers.load_signer(remote_uri(tokens, "dev", OTHER_TOKEN_ENV))
+    with pytest.raises(PolicyViolationError, match="User denied") as refused:  # no raw-digest right
+        narrow.sign_digest(bytes(32))
+    assert "signers_signDigest" in str(refused.value)
+    tx = {"to": "0x" + "77" * 20, "value": 1, "nonce": 0, "gas": 21000, "gasPrice": 10**9, "chainId": CHAIN_ID}
+    with pytest.raises(PolicyViolationError, match="allowlist"):
+        narrow.sign_transaction(tx)
+    with pytest.raises(PolicyViolationError, match="cap"):
+        narrow.sign_transaction({**tx, "to": TO, "value": 10**18})
+    with pytest.raises(PolicyViolationError, match="chain"):
+        narrow.sign_transaction({**tx, "to": TO, "chainId": 5})
+    with pytest.raises(PolicyViolationError, match="hash_messages"):  # a bare 32-byte message may be a hash
+        narrow.sign_message(bytes(32))
+    assert narrow.sign_transaction({**tx, "to": TO}).r > 0  # the service still serves this client
+
+    with pytest.raises(KeyNotFoundError):  # the key exists, but not for this client
+        signers.load_signer(remote_uri(tokens, "hsm", OTHER_TOKEN_ENV))
+    with pytest.raises(KeyNotFoundError):
+        signers.load_signer(remote_uri(tokens, "nope"))
+    monkeypatch.setenv("SIGNERS_TEST_WRONG_TOKEN", "sgn_" + "x" * 43)
+    with pytest.raises(AuthenticationError) as wrong:
+        signers.load_signer(remote_uri(tokens, "dev", "SIGNERS_TEST_WRONG_TOKEN"))
+    assert "x" * 43 not in str(wrong.value)
+
+
+def test_the_token_is_never_shown(tokens: RunningServer) -> None:
+    token = tokens.token("app")
+    signer = signers.load_signer(remote_uri(tokens, "dev"))
+    shown = [repr(signer), repr(signer.backend), str(signer.backend.custody()), repr(signer.backend._transport)]
+    tokens.stop()
+    with pytest.raises(BackendUnavailableError) as down:
+        signer.sign_message("the service is gone")
+    shown += [str(down.value), repr(down.value)]
+    assert all(token not in text for text in shown)
+
+
+def test_a_service_that_stops_is_unavailable_and_nothing_is_signed(tokens: RunningServer) -> None:
+    signer = signers.load_signer(remote_uri(tokens, "dev"))
+    signer.sign_message("while it runs")
+    tokens.stop()
+    with pytest.raises(BackendUnavailableError, match="cannot reach"):
+        signer.sign_message("after it stopped")
+
+
+@pytest.mark.parametrize(
+    ("uri", "error", "words"),
+    [
+        ("signers+http://10.1.2.3:8550/dev?token-source=env:X", ConfigurationError, "clear text"),
+        ("signers+http://127.0.0.1:8550?token-source=env:X", ConfigurationError, "names no key"),
+        ("signers+http://127.0.0.1:8550/dev", SecretSourceError, "token source"),
+        ("signers+http://127.0.0.1:8550/dev?token=abc", ConfigurationError, "unknown URI attribute"),
+        ("signers+http://127.0.0.1:8550/dev?token-source=env:X&ca-file=/x.pem", ConfigurationError, "https"),
+        ("signers+https://h:1/dev?token-source=env:X&cert-file=/c.pem", ConfigurationError, "together"),
+        ("signers+https://h:1/dev?token-source=env:X&timeout=-1", ConfigurationError, "timeout"),
+    ],
+)
+def test_bad_uris_are_refused_before_any_request(
+    uri: str, error: type[SignerError], words: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("X", "a-token-value")
+    with pytest.raises(error, match=words) as refused:
+        signers.load_signer(uri)
+    assert "a-token-value" not in str(refused.value) and "abc" not in str(refused.value)
