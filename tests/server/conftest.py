@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 import pytest
 import tomli_w
-
 from signers_server.auth import new_token, token_hash
 
 READY_TIMEOUT = 60.0
