@@ -53,18 +53,16 @@ _worker: tuple[str, Pkcs11Backend, bytes] | None = None  # this worker's URI, ba
 
 
 def _load(uri: str) -> tuple[Pkcs11Backend, bytes]:
-    """The worker's backend (the plugin's own, loaded through ``load_signer``: URI parsing, key checks) and
-    the public key it was loaded with."""
+    """The worker's backend and the public key it was loaded with. Built by the plugin itself, not through
+    ``load_signer``: a worker has no plugin manager, so no hooks and no audit trail of its own."""
     global _worker
     if _worker is None or _worker[0] != uri:
-        from signers import load_signer
+        from signers.uri import parse
 
-        signer = load_signer(uri)
-        if not isinstance(signer.backend, Pkcs11Backend):
-            raise errors.ConfigurationError(
-                f"SigningPool needs a pkcs11: URI, not {signer.backend.describe()}", hint="use a pkcs11: URI"
-            )
-        _worker = (uri, signer.backend, signer.public_key.point)
+        from .uri import parse_pkcs11_uri
+
+        backend = Pkcs11Backend(parse_pkcs11_uri(parse(uri)))
+        _worker = (uri, backend, backend.public_key().point)
     return _worker[1], _worker[2]
 
 
