@@ -301,7 +301,7 @@ class Signer:
         return finish(await self._asign(digest, "authorization", authorization))
 
     def _user_operation(
-        self, user_operation: UserOperation, entry_point: str, chain_id: int
+        self, user_operation: UserOperation, entry_point: str, chain_id: int, extra: Mapping[str, Any] | None = None
     ) -> tuple[bytes, dict[str, Any]]:
         from .aa.user_operation import user_operation_hash
 
@@ -310,20 +310,43 @@ class Signer:
                 f"the UserOperation is for chain {chain_id}, the signer for chain {self.chain_id}"
             )
         op_hash = user_operation_hash(user_operation, entry_point, chain_id)
-        context = {"user_op_hash": op_hash, "entry_point": entry_point, "chain_id": chain_id}
+        context = {**(extra or {}), "user_op_hash": op_hash, "entry_point": entry_point, "chain_id": chain_id}
         return hashing.personal_sign_hash(op_hash), context
 
-    def preflight_user_operation(self, user_operation: UserOperation, entry_point: str, chain_id: int) -> None:
+    def preflight_user_operation(
+        self,
+        user_operation: UserOperation,
+        entry_point: str,
+        chain_id: int,
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
         """Run the policies (before_sign) on an op without signing it: a refusal raises, and the audit
         trail records it, before a draft op is shown to anyone (a bundler's gas estimation, say)."""
-        digest, context = self._user_operation(user_operation, entry_point, chain_id)
+        digest, context = self._user_operation(user_operation, entry_point, chain_id, context)
         self._request(digest, "user_operation", user_operation, context)
 
-    def sign_user_operation(self, user_operation: UserOperation, entry_point: str, chain_id: int) -> Signature:
-        """ERC-4337 v0.7: EIP-191 personal_sign over the userOpHash, v = 27/28, as the account expects."""
-        digest, context = self._user_operation(user_operation, entry_point, chain_id)
+    def sign_user_operation(
+        self,
+        user_operation: UserOperation,
+        entry_point: str,
+        chain_id: int,
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> Signature:
+        """ERC-4337 v0.7: EIP-191 personal_sign over the userOpHash, v = 27/28, as the account expects.
+        ``context`` tells policies more about the op (no secrets), e.g. ``max_cost_wei``, a per-call cost
+        bound the Smart Sessions scope check holds a session op to."""
+        digest, context = self._user_operation(user_operation, entry_point, chain_id, context)
         return self._sign(digest, "user_operation", user_operation, context)
 
-    async def asign_user_operation(self, user_operation: UserOperation, entry_point: str, chain_id: int) -> Signature:
-        digest, context = self._user_operation(user_operation, entry_point, chain_id)
+    async def asign_user_operation(
+        self,
+        user_operation: UserOperation,
+        entry_point: str,
+        chain_id: int,
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> Signature:
+        digest, context = self._user_operation(user_operation, entry_point, chain_id, context)
         return await self._asign(digest, "user_operation", user_operation, context)

@@ -41,6 +41,7 @@ from .errors import (
     RpcError,
     RpcUnavailableError,
     ScopeViolationError,
+    SessionCostError,
     SignatureCheckFailedError,
     SponsorshipRefusedError,
     StakeTooLowError,
@@ -79,6 +80,7 @@ from .flows import (
 from .paymaster import VerifyingPaymaster, decode_validity, verifying_paymaster_hash
 from .rpc import JsonRpcClient, NodeClient
 from .scope import (
+    DEFAULT_SESSION_MAX_COST_WEI,
     SCOPES,
     ScopeRegistry,
     SessionScopeCheck,
@@ -116,6 +118,7 @@ from .user_operation import PackedUserOperation, UserOperation, user_operation_h
 
 __all__ = [
     "CANONICAL",
+    "DEFAULT_SESSION_MAX_COST_WEI",
     "ECDSA_DUMMY_SIGNATURE",
     "MODE_BATCH",
     "MODE_SINGLE",
@@ -160,6 +163,7 @@ __all__ = [
     "ScopeRegistry",
     "ScopeViolationError",
     "Session",
+    "SessionCostError",
     "SessionScopeCheck",
     "SignatureCheckFailedError",
     "SmartAccount",

@@ -16,7 +16,7 @@ In both, Smart Sessions ops put the SmartSession module in the nonce key and sig
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -198,12 +198,18 @@ class SmartAccount:
         return user_operation_hash(op, self.entry_point, self.chain_id)
 
     def sign_user_operation(
-        self, op: UserOperation, signer: Signer, validation: Validation | None = None
+        self,
+        op: UserOperation,
+        signer: Signer,
+        validation: Validation | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
     ) -> UserOperation:
         """``op`` with its signature: EIP-191 over the userOpHash by ``signer``, wrapped for ``validation``.
 
         For a session op the stub signature is put in place first, so that before_sign policies (the scope
-        check) can read the permission id from the op they are shown.
+        check) can read the permission id from the op they are shown. ``context`` goes to the policies (e.g.
+        ``max_cost_wei``, a per-call cost bound).
         """
         validation = validation or self.owner_validation()
         _, _, validator, _ = split_nonce(op.nonce)
@@ -214,7 +220,7 @@ class SmartAccount:
             )
         if validation.permission_id is not None:
             op = op.replace(signature=validation.stub)
-        signature = signer.sign_user_operation(op, self.entry_point, self.chain_id)
+        signature = signer.sign_user_operation(op, self.entry_point, self.chain_id, context=context)
         return op.replace(signature=validation.wrap(signature.to_bytes()))
 
 

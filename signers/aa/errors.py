@@ -244,6 +244,12 @@ class ScopeViolationError(AAError, PolicyViolationError):
         super().__init__(message, hint=hint)
 
 
+class SessionCostError(ScopeViolationError, OperationCostError):
+    """A session op could cost more than its bound (the session's, the call's or the default); no key was used."""
+
+    hint = "register the session with a higher max_cost_wei if the network is that expensive, or use another bundler"
+
+
 class SponsorshipRefusedError(AAError, PolicyViolationError):
     """A sponsor's policy declined to pay for a UserOperation; the paymaster key signed nothing."""
 

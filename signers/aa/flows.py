@@ -127,21 +127,14 @@ def _send(
 
 
 def _check_cost(op: UserOperation, max_cost_wei: int | None) -> None:
-    """Gas limits and fees come from the bundler (and a paymaster): bound what the signature lets it charge."""
+    """Gas limits and fees come from the bundler (and a paymaster): bound what the signature lets it charge.
+    (A session op's bound is the scope check's: it always has one.)"""
     if max_cost_wei is None:
         return
-    gas = (
-        op.call_gas_limit
-        + op.verification_gas_limit
-        + op.pre_verification_gas
-        + (op.paymaster_verification_gas_limit or 0)
-        + (op.paymaster_post_op_gas_limit or 0)
-    )
-    cost = gas * op.max_fee_per_gas
-    if cost > max_cost_wei:
+    if op.max_cost_wei > max_cost_wei:
         raise OperationCostError(
-            f"the op could cost up to {cost} wei ({gas} gas at {op.max_fee_per_gas} wei), over max_cost_wei "
-            f"{max_cost_wei}; nothing was signed"
+            f"the op could cost up to {op.max_cost_wei} wei ({op.max_gas} gas at {op.max_fee_per_gas} wei), over "
+            f"max_cost_wei {max_cost_wei}; nothing was signed"
         )
 
 
@@ -219,11 +212,13 @@ def grant_permission(
     wait: bool = True,
     timeout: float = 60.0,
     max_cost_wei: int | None = None,
+    session_max_cost_wei: int | None = None,
     registry: ScopeRegistry = SCOPES,
 ) -> GrantResult:
     """Enable sessions on ``account`` (the SDK's ``grantPermission``): one owner op calling
     ``SmartSession.enableSessions(sessions)``. ``permitERC4337Paymaster`` is set when ``paymaster`` is given.
-    The granted sessions are registered for the local scope check."""
+    The granted sessions are registered for the local scope check, with ``session_max_cost_wei`` as the most
+    each session op may cost (default ``DEFAULT_SESSION_MAX_COST_WEI``); ``max_cost_wei`` bounds this grant op."""
     prepared = prepare_sessions(
         params, chain_id=account.chain_id, with_paymaster=paymaster is not None, addresses=account.addresses
     )
@@ -232,7 +227,9 @@ def grant_permission(
         paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout, max_cost_wei=max_cost_wei,
     )  # fmt: skip
     for session in prepared.sessions:
-        registry.register(session, account=account.address, addresses=account.addresses)
+        registry.register(
+            session, account=account.address, addresses=account.addresses, max_cost_wei=session_max_cost_wei
+        )
     return GrantResult(
         result.user_op_hash,
         result.user_operation,
@@ -260,14 +257,19 @@ def send_session_user_operation(
 ) -> UserOperationResult:
     """Execute ``calls`` from ``account`` under a granted session, signed by the session key only.
 
-    ``permission`` is the granted Session (registered for the scope check) or its permission id (then the
-    Session must already be registered, e.g. by ``grant_permission`` in this process). ``parallel=True``
-    uses a fresh random nonce key, so several session ops can be in flight at once. ``scope_check=False``
-    lets an out-of-scope op reach the chain (to see it refused there). ``max_cost_wei`` bounds what the gas
-    limits and fees chosen by the bundler (and paymaster) may make the op cost before it is signed.
+    ``permission`` is the granted Session (registered for the scope check unless it already is) or its
+    permission id (then the Session must already be registered, e.g. by ``grant_permission`` in this
+    process). ``parallel=True`` uses a fresh random nonce key, so several session ops can be in flight at
+    once. ``scope_check=False`` lets an out-of-scope op reach the chain (to see it refused there).
+
+    What the gas limits and fees chosen by the bundler (and paymaster) may make the op cost is bounded before
+    it is signed: by the session's bound (registered with it, else ``DEFAULT_SESSION_MAX_COST_WEI``) and by
+    ``max_cost_wei`` when given, the tighter of the two (``SessionCostError``).
     """
     if isinstance(permission, Session):
-        pid = registry.register(permission, account=account.address, addresses=account.addresses)
+        pid = permission.permission_id
+        if registry.get(pid) is None:  # a registration of its own (its account, its cost bound) stands
+            registry.register(permission, account=account.address, addresses=account.addresses)
     else:
         pid = to_bytes(permission, "permission_id", 32)
     key = random_nonce_key() if parallel or nonce_key is None else nonce_key
@@ -282,15 +284,20 @@ def send_session_user_operation(
             paymaster=ZERO_ADDRESS if paymaster is not None else None,
             signature=validation.stub,
         )
-        session_signer.preflight_user_operation(draft, account.entry_point, account.chain_id)  # audited
+        bound = {"max_cost_wei": max_cost_wei} if max_cost_wei is not None else {}
+        session_signer.preflight_user_operation(draft, account.entry_point, account.chain_id, context=bound)  # audited
         hooked = session_signer.plugin_manager.get_plugin(SCOPE_PLUGIN_NAME) is not None
         if registry is not SCOPES or not hooked:  # the built-in hook knows the process-wide registry only
-            SessionScopeCheck(registry).check(draft, account.chain_id, signer=session_signer.address)
+            SessionScopeCheck(registry).check(
+                draft, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei
+            )
     op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=key, deploy=False)
-    _check_cost(op, max_cost_wei)
     if scope_check:
-        signed = account.sign_user_operation(op, session_signer, validation)
+        # the scope check (before_sign) holds the op to the session's cost bound and to max_cost_wei
+        context = {"max_cost_wei": max_cost_wei} if max_cost_wei is not None else {}
+        signed = account.sign_user_operation(op, session_signer, validation, context=context)
     else:
+        _check_cost(op, max_cost_wei)
         with scope_check_disabled():
             signed = account.sign_user_operation(op, session_signer, validation)
     return _submit(account, bundler, signed, wait, timeout)

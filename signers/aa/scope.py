@@ -6,11 +6,22 @@ puts it there), or by the SmartSession module in the op's nonce key. It then loo
 ``ScopeRegistry`` (filled by ``grant_permission`` and ``send_session_user_operation``, or by hand with
 ``register_session``) and checks every call of the op against the granted Session, as SmartSession would:
 call type, target + selector, time frames (session and action), value limits, parameter rules, paymaster
-permission, self-calls. An unknown permission is refused too (fail closed).
+permission, self-calls, a deployed account (no factory), at least one call. An unknown permission is
+refused too (fail closed).
+
+Gas limits and fees come from the bundler, so a session op is signed only under a cost bound: its maximum
+cost (every gas limit, the paymaster's included, times maxFeePerGas) must be within the bound registered with
+the session (``register_session(..., max_cost_wei=...)``, ``grant_permission(..., session_max_cost_wei=...)``),
+else ``DEFAULT_SESSION_MAX_COST_WEI`` (0.01 ETH), and within a per-call bound when the caller gives one
+(``max_cost_wei`` in the request context, as the flows do): the tighter bound holds.
+
+A key that is or was a session key (registered once, even if since unregistered) signs only session ops
+checked against a registered permission: an op for another validator, a message or a digest is refused.
 
 It only sees what the client knows: usage limits, cumulative value and ERC-20 spending are on-chain
 state and stay the chain's to enforce. Turn the check off with ``scope_check_disabled()`` (for one block of
-code) or ``SessionScopeCheck.enabled = False``.
+code: it ends when the block ends, also for tasks, threads and executors started inside it) or
+``SessionScopeCheck.enabled = False``.
 """
 
 from __future__ import annotations
@@ -27,9 +38,9 @@ from eth_utils import to_checksum_address
 
 from ..hookspecs import hookimpl
 from .addresses import AddressBook, addresses_for
-from .errors import AAConfigurationError, ScopeViolationError
+from .errors import AAConfigurationError, ScopeViolationError, SessionCostError
 from .execution import CALLTYPE_BATCH, CALLTYPE_SINGLE, EXECTYPE_DEFAULT, EXECUTE_SELECTOR, Call, decode_execute
-from .hexutil import BytesLike, to_address, to_bytes
+from .hexutil import BytesLike, to_address, to_bytes, uint
 from .sessions import ACTION_CONFIG_ABI, ParamCondition, Session, decode_use_signature
 from .user_operation import UserOperation
 
@@ -42,12 +53,17 @@ if TYPE_CHECKING:
 FALLBACK_TARGET = "0x0000000000000000000000000000000000000001"
 FALLBACK_SELECTOR = b"\x00\x00\x00\x01"
 
+# What a session op may cost when nobody said: 0.01 ETH (at 30 gwei, about 330,000 gas: a session op with a
+# few calls, with head-room). A session that needs more is registered with its own max_cost_wei.
+DEFAULT_SESSION_MAX_COST_WEI = 10**16
+
 
 @dataclass(frozen=True)
 class GrantedScope:
     session: Session
     addresses: AddressBook
     account: str | None = None  # None: any account that enabled this permission
+    max_cost_wei: int | None = None  # None: DEFAULT_SESSION_MAX_COST_WEI
 
     @property
     def permission_id(self) -> bytes:
@@ -60,46 +76,56 @@ class ScopeRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._scopes: dict[bytes, GrantedScope] = {}
-        self._session_keys: frozenset[str] = frozenset()  # read on every signature: kept, not rebuilt
+        # every key ever registered (lowercase), kept after its permissions are unregistered: a revoked
+        # session key still signs nothing but checked session ops. Read on every signature: kept, not rebuilt.
+        self._session_keys: frozenset[str] = frozenset()
 
-    def register(self, session: Session, *, account: str | None = None, addresses: AddressBook | None = None) -> bytes:
+    def register(
+        self,
+        session: Session,
+        *,
+        account: str | None = None,
+        addresses: AddressBook | None = None,
+        max_cost_wei: int | None = None,
+    ) -> bytes:
+        """Register (or replace) ``session``; ``max_cost_wei`` bounds what each of its ops may cost (default:
+        ``DEFAULT_SESSION_MAX_COST_WEI``)."""
         if addresses is not None:
             book = addresses
         else:
             book = addresses_for(session.chain_id) if session.chain_id is not None else AddressBook()
         _check_policies_known(session, book)
-        scope = GrantedScope(session, book, to_address(account) if account else None)
+        if max_cost_wei is not None:
+            uint(max_cost_wei, 256, "max_cost_wei")
+        scope = GrantedScope(session, book, to_address(account) if account else None, max_cost_wei)
         with self._lock:
             self._scopes[scope.permission_id] = scope
-            self._update_session_keys()
+            if session.session_key:
+                self._session_keys = self._session_keys | {session.session_key.lower()}
         return scope.permission_id
 
     def unregister(self, permission_id: BytesLike) -> None:
+        """Forget a permission (revoked); its session key stays marked as one."""
         with self._lock:
             self._scopes.pop(to_bytes(permission_id, "permission_id", 32), None)
-            self._update_session_keys()
 
     def get(self, permission_id: BytesLike) -> GrantedScope | None:
         with self._lock:
             return self._scopes.get(to_bytes(permission_id, "permission_id", 32))
 
     def session_keys(self) -> frozenset[str]:
-        """The (lowercase) addresses of every registered session key."""
+        """The (lowercase) addresses of every key registered as a session key, now or before."""
         return self._session_keys
-
-    def _update_session_keys(self) -> None:  # under self._lock
-        self._session_keys = frozenset(
-            s.session.session_key.lower() for s in self._scopes.values() if s.session.session_key
-        )
 
     def smart_sessions_addresses(self) -> set[str]:
         with self._lock:
             return {s.addresses.smart_sessions for s in self._scopes.values()}
 
     def clear(self) -> None:
+        """Forget everything, which keys were session keys included (a fresh registry, for tests)."""
         with self._lock:
             self._scopes.clear()
-            self._update_session_keys()
+            self._session_keys = frozenset()
 
 
 SCOPES = ScopeRegistry()
@@ -128,22 +154,59 @@ def _check_policies_known(session: Session, book: AddressBook) -> None:
         )
 
 
-def register_session(session: Session, *, account: str | None = None, addresses: AddressBook | None = None) -> bytes:
+def register_session(
+    session: Session,
+    *,
+    account: str | None = None,
+    addresses: AddressBook | None = None,
+    max_cost_wei: int | None = None,
+) -> bytes:
     """Tell the scope check what ``session`` grants (the session key's process calls this with the Session
-    the granter handed over). Returns its permission id."""
-    return SCOPES.register(session, account=account, addresses=addresses)
+    the granter handed over), and what each of its ops may cost at most (``max_cost_wei``, default
+    ``DEFAULT_SESSION_MAX_COST_WEI``). Returns its permission id."""
+    return SCOPES.register(session, account=account, addresses=addresses, max_cost_wei=max_cost_wei)
 
 
-_disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("signers_aa_scope_check_disabled", default=False)
+class _Block:
+    """One ``scope_check_disabled()`` block, open while it runs. The context variable holds this object, not a
+    flag: a copy of the context (a task, ``to_thread``, an executor given the context) shares it, so it sees
+    the block end too. ``outer`` is the block it was opened in (nested blocks)."""
+
+    __slots__ = ("open", "outer")
+
+    def __init__(self, outer: _Block | None) -> None:
+        self.open = True
+        self.outer = outer
+
+    def running(self) -> bool:
+        block: _Block | None = self
+        while block is not None:
+            if block.open:
+                return True
+            block = block.outer
+        return False
+
+
+_disabled: contextvars.ContextVar[_Block | None] = contextvars.ContextVar(
+    "signers_aa_scope_check_disabled", default=None
+)
+
+
+def _check_is_off() -> bool:
+    block = _disabled.get()
+    return block is not None and block.running()
 
 
 @contextlib.contextmanager
 def scope_check_disabled() -> Iterator[None]:
-    """Sign session ops without the local check inside this block (to let the chain refuse them)."""
-    token = _disabled.set(True)
+    """Sign session ops without the local check inside this block (to let the chain refuse them). It ends
+    when the block ends, for every task and thread started inside it as well."""
+    block = _Block(_disabled.get())
+    token = _disabled.set(block)
     try:
         yield
     finally:
+        block.open = False  # first: copies of the context see it end even if the reset below cannot run
         _disabled.reset(token)
 
 
@@ -199,8 +262,41 @@ def _describe(index: int, call: Call) -> str:
     return f"call #{index} (to {call.to}, selector 0x{call.selector.hex()}, value {call.value})"
 
 
-def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None = None, now: int | None = None) -> None:
-    """Raise ScopeViolationError naming the first thing in ``op`` that ``scope`` does not grant."""
+def _check_cost(op: UserOperation, scope: GrantedScope, max_cost_wei: int | None) -> None:
+    """The op's maximum cost against the tighter of the session's bound (or the default) and the call's."""
+    pid = "0x" + scope.permission_id.hex()
+    if scope.max_cost_wei is not None:
+        bound, source = scope.max_cost_wei, f"the bound {scope.max_cost_wei} wei registered with session {pid}"
+        hint: str | None = None  # SessionCostError's own: register a higher bound
+    else:
+        bound = DEFAULT_SESSION_MAX_COST_WEI
+        source = f"the default bound {bound} wei (DEFAULT_SESSION_MAX_COST_WEI, 0.01 ETH) of session {pid}"
+        hint = (
+            "if the network is that expensive, give the session a bound: register_session(..., max_cost_wei=...) "
+            "or grant_permission(..., session_max_cost_wei=...); else use another bundler"
+        )
+    if max_cost_wei is not None and max_cost_wei < bound:
+        bound, source = max_cost_wei, f"the per-call bound {max_cost_wei} wei (max_cost_wei)"
+        hint = "raise the call's max_cost_wei (the session's bound still holds), or use another bundler"
+    cost = op.max_cost_wei
+    if cost > bound:
+        raise SessionCostError(
+            f"the op could cost up to {cost} wei ({op.max_gas} gas at maxFeePerGas {op.max_fee_per_gas} wei), "
+            f"over {source}; nothing was signed",
+            hint=hint,
+        )
+
+
+def check_scope(
+    op: UserOperation,
+    scope: GrantedScope,
+    *,
+    chain_id: int | None = None,
+    now: int | None = None,
+    max_cost_wei: int | None = None,
+) -> None:
+    """Raise ScopeViolationError naming the first thing in ``op`` that ``scope`` does not grant, or a
+    SessionCostError if it could cost more than its bound (``max_cost_wei``: a per-call bound, tighter only)."""
     now = int(time.time()) if now is None else now
     session, book = scope.session, scope.addresses
     pid = "0x" + scope.permission_id.hex()
@@ -208,6 +304,13 @@ def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None 
         raise ScopeViolationError(f"permission {pid} was granted on {scope.account}, not on {op.sender}")
     if chain_id is not None and session.chain_id is not None and chain_id != session.chain_id:
         raise ScopeViolationError(f"permission {pid} was granted on chain {session.chain_id}, not chain {chain_id}")
+    if op.factory is not None:
+        # the account's own factory data names its owner, not the session key; the SDK never sends one
+        raise ScopeViolationError(
+            f"session {pid}: the op deploys its account (factory {op.factory}); a session key acts only on a "
+            "deployed account",
+            hint="deploy the account with an owner op first (install_smart_sessions does), then send without factory",
+        )
     for policy in session.user_op_policies:
         if policy.policy == book.time_frame_policy:
             _check_time(f"session {pid}", policy.init_data, now, None)
@@ -224,6 +327,11 @@ def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None 
     if decoded.call_type not in (CALLTYPE_SINGLE, CALLTYPE_BATCH) or decoded.exec_type != EXECTYPE_DEFAULT:
         raise ScopeViolationError(
             f"Smart Sessions accepts only single or batch execute in default mode, not mode 0x{decoded.mode[:2].hex()}"
+        )
+    if not decoded.calls:
+        raise ScopeViolationError(
+            f"session {pid}: the batch executes no call; a session op must execute at least one granted call",
+            hint="send at least one call",
         )
     value_spent: dict[tuple[str, bytes], int] = {}
     for index, call in enumerate(decoded.calls):
@@ -285,6 +393,8 @@ def check_scope(op: UserOperation, scope: GrantedScope, *, chain_id: int | None 
                         f"{where}: value total {value_spent[key]} exceeds the session's value limit {limit}",
                         call_index=index,
                     )
+    # last: what the op is comes before what the bundler made it cost
+    _check_cost(op, scope, max_cost_wei)
 
 
 class SessionScopeCheck:
@@ -300,20 +410,35 @@ class SessionScopeCheck:
         if request.kind != "user_operation" or not isinstance(request.payload, UserOperation):
             # A session op's signature is personal_sign over its userOpHash: a session key that signed any
             # other message or digest could sign an out-of-scope op around this check. So it signs nothing else.
-            if self.enabled and not _disabled.get() and request.signer.address.lower() in self.registry.session_keys():
+            if self.enabled and not _check_is_off() and request.signer.address.lower() in self.registry.session_keys():
                 raise ScopeViolationError(
                     f"{request.signer.address} is a session key: it signs session UserOperations only, not a "
                     f"{request.kind.replace('_', ' ')}",
                     hint="sign other things with another key, or inside scope_check_disabled()",
                 )
             return
+        if not self.enabled or _check_is_off():
+            return
         chain_id = request.context.get("chain_id")
-        self.check(request.payload, chain_id if isinstance(chain_id, int) else None, signer=request.signer.address)
+        self.check(
+            request.payload,
+            chain_id if isinstance(chain_id, int) else None,
+            signer=request.signer.address,
+            max_cost_wei=_per_call_bound(request.context),
+        )
 
-    def check(self, op: UserOperation, chain_id: int | None = None, *, signer: str | None = None) -> None:
-        """Refuse ``op`` if it is a session op outside its registered scope (no-op when turned off), or if
-        ``signer`` is not the session's key (the chain would refuse its signature with AA24)."""
-        if not self.enabled or _disabled.get():
+    def check(
+        self,
+        op: UserOperation,
+        chain_id: int | None = None,
+        *,
+        signer: str | None = None,
+        max_cost_wei: int | None = None,
+    ) -> None:
+        """Refuse ``op`` if it is a session op outside its registered scope or over its cost bound (no-op when
+        turned off), if ``signer`` is not the session's key (the chain would refuse its signature with AA24),
+        or if ``signer`` is (or was) a session key and ``op`` is not checked against a registered permission."""
+        if not self.enabled or _check_is_off():
             return
         pid: bytes | None
         try:
@@ -338,14 +463,42 @@ class SessionScopeCheck:
                     hint="register the granted Session with signers.aa.register_session(session), "
                     "or sign inside scope_check_disabled()",
                 )
+            if signer is not None and signer.lower() in self.registry.session_keys():
+                # no permission to check this op against: a session key's signature on it would be unchecked
+                raise ScopeViolationError(
+                    f"{signer} is a session key (registered now or before): it signs only session UserOperations "
+                    f"checked against a registered permission, and this op names none (its nonce selects "
+                    f"validator {validator})",
+                    hint="sign owner operations with the owner key, or inside scope_check_disabled()",
+                )
             return
+        if validator != scope.addresses.smart_sessions:
+            raise ScopeViolationError(
+                f"the op carries permission 0x{scope.permission_id.hex()}, but its nonce selects validator "
+                f"{validator}, not SmartSession {scope.addresses.smart_sessions}: the chain would not check it "
+                "against the session",
+                hint="read the nonce for the SmartSession validator (account.session_validation)",
+            )
         session_key = scope.session.session_key
         if signer is not None and session_key and signer.lower() != session_key.lower():
             raise ScopeViolationError(
                 f"permission 0x{scope.permission_id.hex()} belongs to session key {session_key}, not to {signer}",
                 hint="sign with the session key the permission was granted to",
             )
-        check_scope(op, scope, chain_id=chain_id, now=int(self.clock()))
+        check_scope(op, scope, chain_id=chain_id, now=int(self.clock()), max_cost_wei=max_cost_wei)
+
+
+def _per_call_bound(context: Any) -> int | None:
+    """The caller's ``max_cost_wei`` for this signature, if any; a malformed one is refused, not ignored."""
+    bound = context.get("max_cost_wei")
+    if bound is None:
+        return None
+    if isinstance(bound, bool) or not isinstance(bound, int) or not 0 <= bound < 1 << 256:
+        raise ScopeViolationError(
+            "the per-call max_cost_wei must be an int from 0 to 2**256 - 1",
+            hint="pass the bound in wei as an int, or leave it out to use the session's",
+        )
+    return bound
 
 
 _installed: dict[int, SessionScopeCheck] = {}

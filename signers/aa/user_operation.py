@@ -111,6 +111,22 @@ class UserOperation:
             + self.paymaster_data
         )
 
+    @property
+    def max_gas(self) -> int:
+        """Every gas limit the op sets (paymaster's included): what the EntryPoint's prefund is made of."""
+        return (
+            self.call_gas_limit
+            + self.verification_gas_limit
+            + self.pre_verification_gas
+            + self.paymaster_verification_gas_limit
+            + self.paymaster_post_op_gas_limit
+        )
+
+    @property
+    def max_cost_wei(self) -> int:
+        """The most the op can be charged: ``max_gas * maxFeePerGas`` (the EntryPoint's required prefund)."""
+        return self.max_gas * self.max_fee_per_gas
+
     def packed(self) -> PackedUserOperation:
         return PackedUserOperation(
             sender=self.sender,

@@ -263,8 +263,12 @@ def test_the_check_can_be_turned_off(account: StartaleAccount, setup: Any, grant
     assert backend.signs == 2
 
 
-def test_owner_operations_are_not_session_operations(account: StartaleAccount, setup: Any) -> None:
-    signer, backend, _, _ = setup
+def test_owner_operations_are_not_session_operations(
+    account: StartaleAccount, setup: Any, plugin_manager: pluggy.PluginManager
+) -> None:
+    # signed by an owner key: a session key signs session ops only (test_scope_fail_closed.py)
+    backend = CountingBackend(bytes.fromhex("22" * 32))
+    signer = Signer(backend, plugin_manager=plugin_manager)
     op = UserOperation(sender=account.address, nonce=0, call_data=encode_execute([Call(OTHER, 0, INCREMENT)]))
     account.sign_user_operation(op, signer)
     assert backend.signs == 1
