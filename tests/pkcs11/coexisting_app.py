@@ -38,7 +38,14 @@ def _application(mode: str, module_path: str, token_label: str) -> Any:
 
 
 def main(mode: str, module_path: str, uri: str, token_label: str) -> dict[str, Any]:
-    app_works = _application(mode, module_path, token_label)
+    check = _application(mode, module_path, token_label)
+
+    def app_works() -> bool:
+        try:
+            return bool(check())
+        except pkcs11.PKCS11Error:  # e.g. the module was finalised under the application
+            return False
+
     import signers
 
     try:

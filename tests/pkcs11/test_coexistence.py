@@ -76,3 +76,15 @@ def test_a_wrong_pin_is_refused_when_the_application_is_logged_in(softhsm: SoftH
     assert outcome["error"] == "AuthenticationError" and "wrong PIN" in outcome["message"], outcome
     assert "not-the-pin-4711" not in outcome["message"]
     assert outcome["app_still_works"], "checking the PIN logged the application out"
+
+
+def test_a_missing_token_does_not_re_initialise_the_applications_module(
+    softhsm: SoftHSMToken, pkcs11_key_uri: str
+) -> None:
+    """Re-initialising (C_Finalize) to look for a token created since start-up would end the application's
+    sessions: a shared module is never finalised."""
+    absent = pkcs11_key_uri.replace(f"token={softhsm.label}", "token=not-a-token")
+    outcome = _run_app("python-pkcs11", os.path.realpath(softhsm.module), absent, softhsm)
+    assert not outcome["ok"] and outcome["error"] == "TokenNotFoundError", outcome
+    assert "never re-initialises" in outcome["message"]
+    assert outcome["app_still_works"], "the application's session was ended by a re-initialisation"

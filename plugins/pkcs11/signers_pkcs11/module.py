@@ -323,6 +323,13 @@ class Module:
                 log.info("pkcs11: no token matches %s; re-initialising %s once", uri.token_selector(), self.path)
                 self.reinitialize()  # a token initialised after the module was loaded is only seen now
             present = ", ".join(repr(t.label) for t in tokens) or "none"
+            if not self.owner:
+                raise TokenNotFoundError(
+                    f"pkcs11: no token matches {uri.token_selector()} in {self.path} (tokens present: {present})",
+                    hint="fix token= in the URI; this module was initialised by other code of the process, which "
+                    "signers never re-initialises (it would end that code's sessions): a token created since is "
+                    "seen after a restart",
+                )
             raise TokenNotFoundError(
                 f"pkcs11: no token matches {uri.token_selector()} in {self.path} (tokens present: {present})",
                 hint="fix token= in the URI, or create the token (SoftHSM2: softhsm2-util --init-token; "
