@@ -88,3 +88,22 @@ def test_a_missing_token_does_not_re_initialise_the_applications_module(
     assert not outcome["ok"] and outcome["error"] == "TokenNotFoundError", outcome
     assert "never re-initialises" in outcome["message"]
     assert outcome["app_still_works"], "the application's session was ended by a re-initialisation"
+
+
+def test_the_fresh_process_pin_check(softhsm: SoftHSMToken, tmp_path: Path) -> None:
+    from signers_pkcs11.module import get_module
+    from signers_pkcs11.pin_check import verify_pin
+    from signers_pkcs11.uri import Pkcs11URI
+
+    module = get_module(softhsm.module)
+    serial = module.find_token(Pkcs11URI(module_path=softhsm.module, token=softhsm.label)).serial
+    pin = os.environ[softhsm.pin_env]
+    verify_pin(module.path, serial, softhsm.label, pin, softhsm.pin_source)  # the right PIN: no error
+    with pytest.raises(signers.AuthenticationError, match="wrong PIN") as wrong:
+        verify_pin(module.path, serial, softhsm.label, "0000-wrong", softhsm.pin_source)
+    assert "0000-wrong" not in str(wrong.value)
+    not_a_module = tmp_path / "not-a-module.so"
+    not_a_module.write_text("")
+    with pytest.raises(signers.BackendUnavailableError) as unusable:  # the check could not run: fail closed
+        verify_pin(str(not_a_module), serial, softhsm.label, pin, softhsm.pin_source)
+    assert pin not in str(unusable.value)
