@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from .errors import invalid_params
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -26,7 +28,11 @@ def positional(params: Any, count: int, method: str, optional: int = 0) -> list[
 def address(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _ADDRESS.match(value):
         raise invalid_params(f"{where} must be a 0x-prefixed 20-byte address")
-    return value
+    # ethers sends addresses lowercase, viem checksummed; eth-account takes only the checksummed form
+    checksummed: str = to_checksum_address(value)
+    if value[2:] not in (value[2:].lower(), value[2:].upper(), checksummed[2:]):
+        raise invalid_params(f"{where} has a wrong EIP-55 checksum (a mistyped address?)")
+    return checksummed
 
 
 def data(value: Any, where: str, size: int | None = None) -> bytes:
