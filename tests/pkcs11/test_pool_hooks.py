@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pkcs11
 import pytest
 from eth_hash.auto import keccak
 from signers_pkcs11.pool import SigningPool
@@ -29,6 +30,7 @@ from signers.aa import (
 )
 from signers.audit import AuditTrail
 from signers.hashing import personal_sign_hash
+from tests.fixtures.softhsm import SoftHSMToken
 
 ACCOUNT = "0x1111111111111111111111111111111111111111"
 TOKEN = "0x2222222222222222222222222222222222222222"
@@ -117,3 +119,19 @@ def test_a_refusal_through_the_pool_is_recorded_as_refused(session_key_uri: str,
     entries = trail.entries(address=address)
     assert [(e.outcome, e.digest) for e in entries] == [("refused", "0x" + digest.hex())]
     assert entries[0].signature is None and "session key" in (entries[0].reason or "")
+
+
+def test_a_failure_in_a_worker_is_recorded_as_failed_in_the_parent(softhsm: SoftHSMToken, trail: AuditTrail) -> None:
+    label = softhsm.new_label("pool-deleted")
+    uri = softhsm.generate_key(label)
+    digest = keccak(b"after delete")
+    with SigningPool(uri, processes=1) as pool:
+        with softhsm.session() as session:  # the key is deleted from the token under the running worker
+            for obj in session.get_objects({pkcs11.Attribute.LABEL: label}):
+                obj.destroy()
+        with pytest.raises(signers.SignerError) as failed:
+            pool.sign_digest(digest)
+        address = pool.address
+    entries = trail.entries(address=address)
+    assert [(e.outcome, e.digest) for e in entries] == [("failed", "0x" + digest.hex())]
+    assert type(failed.value).__name__ in (entries[0].reason or "")

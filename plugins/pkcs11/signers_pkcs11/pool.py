@@ -81,6 +81,9 @@ def _sign_batch(uri: str, digests: list[bytes]) -> tuple[str, Any]:
         return "ok", (point, [backend.sign(digest) for digest in digests])
     except SignerError as exc:
         return "error", _error_fields(exc)
+    except Exception as exc:  # anything else is still a SignerError in the parent (recorded as failed there)
+        hint = "a bug or a device fault in the worker; nothing of this call was returned"
+        return "error", ("BackendUnavailableError", f"pkcs11 pool worker: {type(exc).__name__}", hint, {})
 
 
 def _error_fields(exc: SignerError) -> tuple[str, str, str, dict[str, Any]]:
