@@ -32,7 +32,8 @@ from eth_utils import keccak, to_checksum_address
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-STATE = ROOT / ".state" / "chain"
+# SIGNERS_CHAIN_STATE: a second, private stack (with other ports) next to the shared one, e.g. to try a contract change
+STATE = Path(os.environ.get("SIGNERS_CHAIN_STATE") or ROOT / ".state" / "chain").resolve()
 NODE_MODULES = STATE / "npm" / "node_modules"
 PRECOMPILES = STATE / "modulekit" / "package" / "src" / "deployment" / "precompiles"
 BUILD = STATE / "build" / "contracts.json"

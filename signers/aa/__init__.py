@@ -10,6 +10,7 @@ See spec/smart-sessions.md for the formats. The names most users need:
     VerifyingPaymaster                                     sponsor ops, the paymaster key in custody
     install_smart_sessions, grant_permission,
     send_session_user_operation, revoke_permission         the flows
+    create_enable_grant, send_enabling_session_user_operation   ENABLE mode: no grant op before the first session op
     enable_scope_check, register_session                   the local before_sign scope check
 """
 
@@ -26,6 +27,16 @@ from .accounts import (
 )
 from .addresses import CANONICAL, AddressBook, addresses_for, register_addresses, unregister_addresses
 from .bundler import BundlerClient, GasEstimate, GasFees, Paymaster, PaymasterClient, PaymasterData
+from .enable import (
+    ChainDigest,
+    EnableGrant,
+    EnableSignatureError,
+    create_enable_grant,
+    decode_enable_signature,
+    encode_enable_signature,
+    register_enable_grant,
+)
+from .enable_flow import check_enable_grant, send_enabling_session_user_operation
 from .errors import (
     AAConfigurationError,
     AAError,
@@ -132,9 +143,12 @@ __all__ = [
     "BundlerClient",
     "BundlerError",
     "Call",
+    "ChainDigest",
     "ContractCallError",
     "CreateSessionDataParams",
     "ERC7739Data",
+    "EnableGrant",
+    "EnableSignatureError",
     "ExecutionRevertedError",
     "GasEstimate",
     "GasFees",
@@ -186,12 +200,16 @@ __all__ = [
     "VerifyingPaymaster",
     "addresses_for",
     "build_user_operation",
+    "check_enable_grant",
     "check_scope",
+    "create_enable_grant",
+    "decode_enable_signature",
     "decode_execute",
     "decode_use_signature",
     "decode_validity",
     "enable_scope_check",
     "encode_enable_sessions",
+    "encode_enable_signature",
     "encode_execute",
     "encode_execute_batch",
     "encode_execute_single",
@@ -210,9 +228,11 @@ __all__ = [
     "prepare_sessions",
     "random_nonce_key",
     "register_addresses",
+    "register_enable_grant",
     "register_session",
     "revoke_permission",
     "scope_check_disabled",
+    "send_enabling_session_user_operation",
     "send_session_user_operation",
     "smart_sessions_init_data",
     "split_nonce",

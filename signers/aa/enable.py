@@ -329,7 +329,7 @@ def create_enable_grant(
     ours = session_digest(session, account.address, smart_session, nonce, mode)
     theirs = read_session_digest(account, session, mode)
     if ours != theirs:
-        raise ContractCallError(
+        raise AAConfigurationError(
             f"SmartSession at {smart_session} computes session digest 0x{theirs.hex()} for permission 0x{pid.hex()}, "
             f"this client 0x{ours.hex()}: a module build whose enable hashing differs; nothing was signed",
             hint="point the address book at the Smart Sessions deployment the SDK targets (erc7579/smartsessions)",
@@ -542,6 +542,7 @@ def check_enable_operation(
     now: int,
     grants: EnableGrants = ENABLE_GRANTS,
     registry: ScopeRegistry | None = None,
+    max_cost_wei: int | None = None,
 ) -> DecodedEnable:
     """The scope check of an ENABLE-mode op (scope.py's before_sign hook dispatches here).
 
@@ -549,9 +550,12 @@ def check_enable_operation(
     and chain (``verify_enable``: the owner's signature recovers to the grant's owner); the signer must be the
     key of the Session it enables, and every call of the op must fit that Session (``check_scope``). Raises a
     ScopeViolationError before any key is used; returns the decoded signature."""
-    from .scope import SCOPES, GrantedScope, check_scope  # scope.py imports this module late: no cycle
+    from .scope import SCOPES, check_scope  # scope.py imports this module late: no cycle
 
-    decoded = decode_enable_signature(op.signature)
+    try:
+        decoded = decode_enable_signature(op.signature)
+    except AAConfigurationError as error:
+        raise ScopeViolationError(f"ENABLE-mode op: {error.message}") from None
     pid = "0x" + decoded.permission_id.hex()
     grant = grants.get(decoded.permission_id)
     scope = (registry or SCOPES).get(decoded.permission_id)
@@ -569,12 +573,18 @@ def check_enable_operation(
         grant.permission_enable_sig,
     ):
         raise EnableSignatureError(f"the enable data in the op for permission {pid} is not the registered grant's")
+    if _module_of(op) != scope.addresses.smart_sessions:
+        raise ScopeViolationError(
+            f"the op enables permission {pid}, but its nonce selects validator {_module_of(op)}, not SmartSession "
+            f"{scope.addresses.smart_sessions}",
+            hint="read the nonce for the SmartSession validator (enable_validation)",
+        )
     verify_enable(
         decoded,
         account=op.sender,
         owner=grant.owner,
         validator=grant.validator,
-        smart_session=_module_of(op),
+        smart_session=scope.addresses.smart_sessions,
         nonce=grant.nonce,
         chain_id=chain_id,
     )
@@ -584,7 +594,8 @@ def check_enable_operation(
             f"permission {pid} enables session key {session_key}, not {signer}",
             hint="sign with the session key the owner enabled",
         )
-    check_scope(op, GrantedScope(decoded.session, scope.addresses, op.sender), chain_id=chain_id, now=now)
+    # the Session in the signature is the grant's (checked above): the op is held to it, with its cost bound
+    check_scope(op, replace(scope, session=decoded.session), chain_id=chain_id, now=now, max_cost_wei=max_cost_wei)
     return decoded
 
 
@@ -594,13 +605,18 @@ def _module_of(op: UserOperation) -> str:
 
 
 def register_enable_grant(
-    grant: EnableGrant, *, addresses: AddressBook | None = None, registry: ScopeRegistry | None = None
+    grant: EnableGrant,
+    *,
+    addresses: AddressBook | None = None,
+    max_cost_wei: int | None = None,
+    registry: ScopeRegistry | None = None,
 ) -> bytes:
     """Tell the local check that ``grant`` may be used (the session key's process calls this with the grant the
-    owner handed over): its Session goes to the scope registry, the grant to ``ENABLE_GRANTS``."""
+    owner handed over): its Session goes to the scope registry (``max_cost_wei``: each op's cost bound, as in
+    ``register_session``), the grant to ``ENABLE_GRANTS``."""
     from .scope import SCOPES
 
-    (registry or SCOPES).register(grant.session, account=grant.account, addresses=addresses)
+    (registry or SCOPES).register(grant.session, account=grant.account, addresses=addresses, max_cost_wei=max_cost_wei)
     return ENABLE_GRANTS.register(grant)
 
 

@@ -449,6 +449,15 @@ class SessionScopeCheck:
         session_modules = self.registry.smart_sessions_addresses()
         if chain_id is not None:
             session_modules.add(addresses_for(chain_id).smart_sessions)
+        if validator in session_modules and op.signature[:1] in (b"\x01", b"\x02"):
+            # ENABLE / UNSAFE_ENABLE: the Session to check the op against travels in the signature
+            from .enable import check_enable_operation
+
+            check_enable_operation(
+                op, chain_id=chain_id, signer=signer, now=int(self.clock()), registry=self.registry,
+                max_cost_wei=max_cost_wei,
+            )  # fmt: skip
+            return
         scope = self.registry.get(pid) if pid is not None else None
         if scope is None:
             use_shaped = pid is not None and len(op.signature) == 1 + 32 + 65  # 0x00 ‖ permissionId ‖ r‖s‖v
