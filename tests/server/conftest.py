@@ -27,6 +27,8 @@ import pytest
 import tomli_w
 from signers_server.auth import new_token, token_hash
 
+from tests.e2e.conftest import chain, counter  # noqa: F401  (the end-to-end chain fixtures, for test_chain.py)
+
 READY_TIMEOUT = 60.0
 
 

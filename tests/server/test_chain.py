@@ -22,7 +22,7 @@ import signers
 from demo.onchain import INCREMENT
 from signers.aa import Call, UserOperation, install_smart_sessions
 from signers.aa.flows import build_user_operation
-from tests.e2e.conftest import chain, counter, grant_increment  # noqa: F401  (the e2e fixtures, reused)
+from tests.e2e.conftest import grant_increment
 
 
 def wait_receipt(chain, tx_hash: str, timeout: float = 30.0) -> dict:
