@@ -1,0 +1,266 @@
+"""The signing service (``signers serve``) against the same signature in-process, local key and SoftHSM.
+
+    .venv/bin/python bench/bench_server.py
+
+Rows, per key: the median latency of one ``personal_sign`` through the service (keep-alive HTTP on loopback,
+the stdlib client: the least client overhead) next to ``Signer.sign_message`` in-process, and the difference
+(target: added latency <= 1 ms); the service's own CPU per request beyond the backend's (the server process's
+CPU time over N sequential requests, minus the in-process CPU of the same N signatures: the conversion,
+self-check and device call both sides do; target <= 400 us); the same latency through the Python client backend
+(``signers+http``, which also checks the signature it gets). For SoftHSM: throughput with 32 concurrent clients
+through the service against in-process signing on one thread (target >= 0.6), the load generator on the same
+cores as the service. Rounds alternate the two sides, so that load from other processes hits both alike.
+The token is a private SoftHSM under .state/softhsm/bench-server-<pid>/ (removed at the end).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import Row, print_table  # noqa: E402
+
+GROUP = "server"
+PIN_ENV = "SIGNERS_BENCH_SERVER_PKCS11_PIN"
+KEY_ENV = "SIGNERS_BENCH_SERVER_LOCAL_KEY"
+TOKEN_ENV = "SIGNERS_BENCH_SERVER_TOKEN"
+MESSAGE = b"bench: a payment instruction of 48 bytes, signed"
+CLIENTS = 32
+ROUNDS = 9
+PER_ROUND = 60
+CPU_REQUESTS = 1500
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _service(directory: Path, keys: dict[str, str], token: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``signers serve`` in a process of its own on a free loopback port, with its access log on (as deployed)."""
+    import tomli_w
+    from signers_server.auth import token_hash
+
+    port = _free_port()
+    config = {
+        "server": {"port": port, "chain_id": 1, "access_log": str(directory / "access.jsonl")},
+        "metrics": {"port": _free_port()},
+        "keys": {name: {"uri": uri} for name, uri in keys.items()},
+        "clients": {"bench": {"keys": list(keys), "token_hash": token_hash(token), "rate_per_second": 1e6,
+                              "rate_burst": 1_000_000, "hash_messages": True}},
+        "limits": {"rate_per_second": 1e6, "rate_burst": 1_000_000},
+    }  # fmt: skip
+    path = directory / "signers.toml"
+    path.write_text(tomli_w.dumps(config))
+    with (directory / "stderr.log").open("wb") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "signers_server", "--config", str(path)], stderr=stderr)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"signers serve exited: {(directory / 'stderr.log').read_text()[-2000:]}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                connection.request("GET", "/upcheck")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("signers serve did not answer /upcheck within 60 s") from None
+                time.sleep(0.05)  # a readiness poll across processes: there is no event to wait on
+        yield process, port
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+class Caller:
+    """One keep-alive HTTP connection to the service, posting personal_sign for one address."""
+
+    def __init__(self, port: int, token: str, address: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        self.body = json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "personal_sign", "params": ["0x" + MESSAGE.hex(), address]}
+        ).encode()
+
+    def __call__(self) -> str:
+        self.connection.request("POST", "/", self.body, self.headers)
+        answer = json.loads(self.connection.getresponse().read())
+        if "result" not in answer:
+            raise RuntimeError(f"the service answered {answer}")
+        return str(answer["result"])
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def _per_call(fn: Callable[[], object], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n
+
+
+def _latencies(service: Callable[[], object], local: Callable[[], object]) -> tuple[float, float]:
+    """Median seconds of one call of each, over alternating rounds of single timed calls."""
+    for _ in range(20):
+        service(), local()
+    remote_times: list[float] = []
+    local_times: list[float] = []
+    for _ in range(ROUNDS):
+        for fn, out in ((service, remote_times), (local, local_times)):
+            for _ in range(PER_ROUND):
+                start = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - start)
+    return statistics.median(remote_times), statistics.median(local_times)
+
+
+def _service_cpu(pid: int, service: Callable[[], object], local: Callable[[], object]) -> tuple[float, float]:
+    """(the server's CPU seconds per request, the in-process CPU seconds per signature)."""
+    before = _cpu_seconds(pid)
+    for _ in range(CPU_REQUESTS):
+        service()
+    server = (_cpu_seconds(pid) - before) / CPU_REQUESTS
+    start = time.process_time()
+    for _ in range(CPU_REQUESTS):
+        local()
+    return server, (time.process_time() - start) / CPU_REQUESTS
+
+
+def _concurrent_rate(port: int, token: str, address: str, seconds: float) -> float:
+    callers = [Caller(port, token, address) for _ in range(CLIENTS)]
+    counts = [0] * CLIENTS
+    stop = threading.Event()
+    start_line = threading.Barrier(CLIENTS + 1)
+
+    def work(index: int) -> None:
+        call = callers[index]
+        call()  # connect before the clock starts
+        start_line.wait()
+        while not stop.is_set():
+            call()
+            counts[index] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    started = time.perf_counter()
+    time.sleep(seconds)  # the measuring window: the workers run for it
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return sum(counts) / elapsed
+
+
+def run() -> list[Row]:
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    import signers
+    from softhsm.private import private_token
+
+    rows: list[Row] = []
+    token = "sgn_" + secrets.token_urlsafe(32)
+    os.environ[KEY_ENV] = "0x" + secrets.token_bytes(32).hex()
+    os.environ[TOKEN_ENV] = token
+    state = ROOT / ".state" / "bench" / f"server-{os.getpid()}"
+    state.mkdir(parents=True, exist_ok=True)
+    with private_token(ROOT / ".state" / "softhsm" / f"bench-server-{os.getpid()}", "bench", PIN_ENV) as hsm:
+        keys = {"local": f"local:env:{KEY_ENV}", "softhsm": hsm.generate_key("bench-server")}
+        with _service(state, keys, token) as (process, port):
+            for name, uri in keys.items():
+                signer = signers.load_signer(uri)
+                remote = signers.load_signer(f"signers+http://127.0.0.1:{port}/{name}?token-source=env:{TOKEN_ENV}")
+                service = Caller(port, token, signer.address)
+                signature = service()
+                assert Account.recover_message(encode_defunct(MESSAGE), signature=signature) == signer.address
+
+                def local(signer: Any = signer) -> object:
+                    return signer.sign_message(MESSAGE)
+
+                through, inside = _latencies(service, local)
+                rows.append(Row(GROUP, f"{name}: personal_sign through the service", through * 1e6, "us"))
+                rows.append(
+                    Row(
+                        GROUP,
+                        f"{name}: added latency (service - in-process {inside * 1e6:.0f} us)",
+                        (through - inside) * 1e6,
+                        "us",
+                        through / inside,
+                        "in-process sign_message",
+                        "target <= 1,000 us; median, loopback keep-alive",
+                    )
+                )
+                client, _ = _latencies(lambda remote=remote: remote.sign_message(MESSAGE), local)
+                rows.append(
+                    Row(
+                        GROUP,
+                        f"{name}: Signer over signers+http (client self-check included)",
+                        client * 1e6,
+                        "us",
+                        client / inside,
+                        "in-process sign_message",
+                    )
+                )
+                server_cpu, local_cpu = _service_cpu(process.pid, service, local)
+                rows.append(
+                    Row(
+                        GROUP,
+                        f"{name}: service CPU per request beyond the backend's ({server_cpu * 1e6:.0f} - "
+                        f"{local_cpu * 1e6:.0f} us)",
+                        (server_cpu - local_cpu) * 1e6,
+                        "us",
+                        None,
+                        "",
+                        "target <= 400 us; server process CPU time / requests",
+                    )
+                )
+                if name == "softhsm":
+                    rates, ratios = [], []
+                    for _ in range(3):
+                        one = 1 / _per_call(local, 1500)
+                        rates.append(_concurrent_rate(port, token, signer.address, 3.0))
+                        ratios.append(rates[-1] / one)
+                    rows.append(
+                        Row(
+                            GROUP,
+                            f"{name}: {CLIENTS} concurrent clients through the service",
+                            statistics.median(rates),
+                            "sig/s",
+                            statistics.median(ratios),
+                            "in-process, 1 thread",
+                            "target >= 0.6; load generator on the same cores; median of paired rounds",
+                        )
+                    )
+                remote.close()
+                signer.close()
+    return rows
+
+
+if __name__ == "__main__":
+    print_table(run(), "signers serve against in-process signing")
