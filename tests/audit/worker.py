@@ -3,7 +3,9 @@
 It enables the audit trail at URL, signs COUNT random digests over THREADS threads with the local test key,
 and appends "digest signature" to OUT for each signature the moment ``sign_digest`` returns it (one write
 per line, O_APPEND: lines of several processes never interleave). A signing error ends the thread with the
-error's type on stderr; COUNT=0 signs until killed.
+error's type on stderr; COUNT=0 signs until killed. URL "-" signs with no trail (the benchmark's baseline).
+Prints the signing phase's start and end (unix seconds) on stdout. With AUDIT_WORKER_BARRIER=1 it prints
+"ready" once set up and starts signing when a line arrives on stdin (so that a fleet starts together).
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 
 import signers
 from signers.audit import AuditTrail
 
 
 def main(url: str, threads: int, count: int, out: str) -> int:
-    AuditTrail(url).enable()
+    if url != "-":
+        AuditTrail(url).enable()
     signer = signers.load_signer("local:env:AUDIT_TEST_KEY")
     fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     errors: list[str] = []
@@ -36,10 +40,15 @@ def main(url: str, threads: int, count: int, out: str) -> int:
 
     shares = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
     workers = [threading.Thread(target=work, args=(share,)) for share in shares]
+    if os.environ.get("AUDIT_WORKER_BARRIER") == "1":
+        print("ready", flush=True)
+        sys.stdin.readline()
+    started = time.time()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+    print(started, time.time())
     if errors:
         print(" ".join(sorted(set(errors))), file=sys.stderr)
         return 1
