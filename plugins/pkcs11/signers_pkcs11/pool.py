@@ -28,6 +28,7 @@ Workers are started with the "spawn" method: a process that has called C_Initial
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
@@ -50,6 +51,12 @@ if TYPE_CHECKING:
     from signers.signer import SignRequest
 
 _worker: tuple[str, Pkcs11Backend, bytes] | None = None  # this worker's URI, backend and the key's point
+_load_lock: Any = None  # shared by the pool's workers: one loads (logs in) at a time
+
+
+def _init_worker(lock: Any) -> None:
+    global _load_lock
+    _load_lock = lock
 
 
 def _load(uri: str) -> tuple[Pkcs11Backend, bytes]:
@@ -61,8 +68,11 @@ def _load(uri: str) -> tuple[Pkcs11Backend, bytes]:
 
         from .uri import parse_pkcs11_uri
 
-        backend = Pkcs11Backend(parse_pkcs11_uri(parse(uri)))
-        _worker = (uri, backend, backend.public_key().point)
+        # A login may rewrite the token's files (SoftHSM does): workers logging in at the same moment have
+        # made another worker's token listing fail (GeneralError). Loads take turns; signing does not.
+        with _load_lock or contextlib.nullcontext():
+            backend = Pkcs11Backend(parse_pkcs11_uri(parse(uri)))
+            _worker = (uri, backend, backend.public_key().point)
     return _worker[1], _worker[2]
 
 
@@ -192,8 +202,13 @@ class SigningPool:
         self.uri = uri
         self.processes = processes or os.cpu_count() or 1
         self.batch = batch
+        context = multiprocessing.get_context("spawn")
         self._executor = ProcessPoolExecutor(
-            self.processes, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=max_tasks_per_child
+            self.processes,
+            mp_context=context,
+            max_tasks_per_child=max_tasks_per_child,
+            initializer=_init_worker,
+            initargs=(context.Lock(),),
         )
         try:
             # the workers load the key up front (and show it is the same key): errors surface here
