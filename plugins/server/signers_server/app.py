@@ -44,10 +44,11 @@ log = logging.getLogger("signers_server")
 class Generation:
     """One loaded configuration and its keys, counted while requests use it."""
 
-    def __init__(self, number: int, config: ServerConfig, keyring: Keyring) -> None:
+    def __init__(self, number: int, config: ServerConfig, keyring: Keyring, sessions: frozenset[bytes]) -> None:
         self.number = number
         self.config = config
         self.keyring = keyring
+        self.sessions = sessions  # the permission ids this configuration registered with the scope check
         self.active = 0
         self.retired = False
 
@@ -69,14 +70,15 @@ def load_generation(number: int, config: ServerConfig) -> Generation:
             register_addresses(chain_id, AddressBook(**overrides))
         except TypeError:
             raise ConfigError(f"addresses.{chain_id}: unknown AddressBook field") from None
+    sessions = set()
     for index, item in enumerate(config.sessions):
         try:
-            SCOPES.register(Session.from_dict(item["session"]), account=item["account"])
+            sessions.add(SCOPES.register(Session.from_dict(item["session"]), account=item["account"]))
         except SignerError as error:
             raise ConfigError(f"sessions[{index}]: {error.message}") from None
         except (KeyError, TypeError, ValueError):
             raise ConfigError(f"sessions[{index}]: not a Session (Session.to_dict())") from None
-    return Generation(number, config, Keyring.load(config.keys))
+    return Generation(number, config, Keyring.load(config.keys), frozenset(sessions))
 
 
 class Service:
@@ -125,6 +127,8 @@ class Service:
             log.warning("reload failed, still serving generation %d: %s", current.number, error)
             return
         self.generation = generation
+        for permission_id in current.sessions - generation.sessions:  # a grant taken out of the config
+            SCOPES.unregister(permission_id)
         current.retired = True
         if current.active == 0:
             await self.runner.run_sync(current.keyring.close)
@@ -136,6 +140,7 @@ class Service:
                 await self.reload_task
         self.generation.keyring.close()
         self.runner.shutdown()
+        log.info("stopped: in-flight requests finished, backends closed")
         if self.upstream is not None:
             await self.upstream.close()
         if self.audit is not None:

@@ -4,6 +4,7 @@ on their own port. SIGTERM (or Ctrl-C) stops accepting, lets in-flight requests 
 
 from __future__ import annotations
 
+import logging
 import ssl
 
 import uvicorn
@@ -39,8 +40,16 @@ def uvicorn_config(service: Service, config: ServerConfig) -> uvicorn.Config:
 
 
 def run(config: ServerConfig) -> None:
+    handler = logging.StreamHandler()  # stderr: start, reload and stop events (the access log is separate)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("signers_server")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     service = Service(config)
     if config.metrics_port is not None:
         service.metrics.serve(config.metrics_host, config.metrics_port)
     server = uvicorn.Server(uvicorn_config(service, config))
-    server.run()
+    logger.info(
+        "serving %d keys for %d clients on %s:%d", len(config.keys), len(config.clients), config.host, config.port
+    )
+    server.run()  # after a SIGTERM, uvicorn re-raises it once drained: the exit status says "terminated"
