@@ -18,6 +18,7 @@ from typing import Any
 import signers
 from demo.onchain import INCREMENT, SET_NUMBER, Chain, audit_mismatches
 from demo.report import DemoFailure, Report
+from demo.service_step import viem_through_service
 from demo.services import HsmToken, LocalStackKms
 from signers.aa import (
     ActionPolicyInfo,
@@ -349,7 +350,7 @@ def _flow(
     _show_hsm_custody(r, session2_uri, session2)
     sponsor = _deploy_sponsor(demo, kms, cleanup)
     demo.progress("owner UserOperation: granting session key 2, sponsored ...")
-    pid2, _ = demo.grant(account, owner, session2, counter, valid_until, paymaster=sponsor)
+    pid2, grant2 = demo.grant(account, owner, session2, counter, valid_until, paymaster=sponsor)
     demo.progress("owner UserOperation: removeSession(old permission) ...")
     revoked = revoke_permission(account, owner, chain.bundler, pid1)
     demo.show_op(revoked, "revoke ")
@@ -382,6 +383,12 @@ def _flow(
     r.check(chain.counter_value(counter) == before + 2, f"Counter.number() went {before + 1} -> {before + 2}")
 
     # 12 --------------------------------------------------------------------------------------------------
+    r.step("A TypeScript app (viem) uses session key 2 through signers serve: the app holds a token, not a key")
+    viem_through_service(
+        demo, account, session2_uri, session2.address, grant2, pid2, counter, deployment, audit_path, cleanup
+    )
+
+    # 13 --------------------------------------------------------------------------------------------------
     r.step("Revoke the remaining session")
     revoked = revoke_permission(account, owner, chain.bundler, pid2)
     demo.show_op(revoked, "revoke ")
@@ -394,7 +401,7 @@ def _flow(
     )
     counter_end = chain.counter_value(counter)
 
-    # 13 --------------------------------------------------------------------------------------------------
+    # 14 --------------------------------------------------------------------------------------------------
     r.step("The audit trail against the chain")
     entries = demo.trail.entries()
     r.fact("trail", f"{audit_path.relative_to(audit_path.parents[2])} ({len(entries)} entries)")
@@ -414,7 +421,8 @@ def _flow(
             receipt = chain.bundler.get_user_operation_receipt(op_hash)
             fate = f"on chain, tx {receipt['receipt']['transactionHash'][:18]}..." if receipt else "NO RECEIPT"
         what = f"{op_hash[:18]}..." if op_hash else e.digest[:18] + "..."
-        r.fact(f"#{e.id} {e.kind}", f"{demo.name(e.address)}: {what} {fate}")
+        via = f" via signers serve (client {e.client})" if e.client else ""
+        r.fact(f"#{e.id} {e.kind}", f"{demo.name(e.address)}{via}: {what} {fate}")
         if reason is not None:
             r.fact("  reason recorded", "\n".join(textwrap.wrap(reason, 90)))
     mismatches = audit_mismatches(entries, chain.bundler, refused=demo.refused_after_signing)

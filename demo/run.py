@@ -9,7 +9,8 @@ inside the HSM; the owner's account is created counterfactually and deployed by 
 installs Smart Sessions; the owner grants the session key Counter.increment(); the session key alone then
 changes on-chain state (with the owner key disabled in KMS to prove it), also with several ops in flight at
 once; out-of-scope, expired and revoked sessions are refused (locally and by the chain); the session key is
-rotated; the audit trail is matched against the chain. The report goes to stdout, progress to stderr.
+rotated; a TypeScript app (viem, under Node) uses the session key through `signers serve`;
+the audit trail is matched against the chain. The report goes to stdout, progress to stderr.
 
 Everything it started is stopped at the end, on error and on Ctrl-C / SIGTERM too; services that were already
 running (a LocalStack or chain stack of yours) are reused and left alone. Exit status 0 only if every step and
