@@ -314,8 +314,8 @@ contract SmartSessionAbiAdapter {
                 uint256 run = (c & 31) + 1;
                 if (i + 1 + run > src.length) revert MalformedEnableData();
                 if (write) {
-                    for (uint256 k = 0; k < run; k++) {
-                        out[o + k] = src[i + 1 + k];
+                    assembly ("memory-safe") {
+                        calldatacopy(add(add(out, 32), o), add(src.offset, add(i, 1)), run)
                     }
                 }
                 o += run;
@@ -338,8 +338,18 @@ contract SmartSessionAbiAdapter {
             uint256 distance = ((c & 31) << 8 | low) + 1;
             if (distance > o) revert MalformedEnableData();
             if (write) {
-                for (uint256 k = 0; k < length; k++) {
-                    out[o + k] = out[o + k - distance]; // byte by byte: a match may overlap what it writes
+                // A match repeats the `distance` bytes before it. Copy them, then the doubled pattern, and so on:
+                // each mcopy reads only bytes already written and a whole number of periods (long zero runs of
+                // ABI data are distance-1 matches: byte by byte would cost ~100 gas a byte).
+                assembly ("memory-safe") {
+                    let at := add(add(out, 32), o)
+                    let from := sub(at, distance)
+                    for { let copied := 0 } lt(copied, length) {} {
+                        let n := add(copied, distance)
+                        if gt(n, sub(length, copied)) { n := sub(length, copied) }
+                        mcopy(add(at, copied), from, n)
+                        copied := add(copied, n)
+                    }
                 }
             }
             o += length;
