@@ -48,6 +48,7 @@ class RunningServer:
     access_log: Path
     stderr_path: Path
     tokens: dict[str, str] = field(default_factory=dict)
+    http_options: dict[str, Any] = field(default_factory=dict)  # httpx verify= / cert= for a TLS server
 
     def token(self, client: str) -> str:
         return self.tokens[client]
@@ -59,7 +60,8 @@ class RunningServer:
         """POST a JSON body (or raw bytes / text) to the JSON-RPC URL as ``client``."""
         content = body if isinstance(body, (bytes, str)) else json.dumps(body)
         headers = {"Content-Type": "application/json", **self.headers(client)}
-        return httpx.post(self.url, content=content, headers=headers, timeout=kwargs.pop("timeout", 60), **kwargs)
+        options = {"timeout": 60, **self.http_options, **kwargs}
+        return httpx.post(self.url, content=content, headers=headers, **options)
 
     def rpc(self, method: str, params: Any = None, client: str | None = None) -> dict[str, Any]:
         """One call; the whole answer object (``result`` or ``error``)."""
@@ -118,7 +120,13 @@ class ServerFactory:
         self.directory = directory
         self.started: list[RunningServer] = []
 
-    def __call__(self, config: dict[str, Any], env: dict[str, str] | None = None, wait: bool = True) -> RunningServer:
+    def __call__(
+        self,
+        config: dict[str, Any],
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        http_options: dict[str, Any] | None = None,
+    ) -> RunningServer:
         directory = self.directory / f"server-{len(self.started)}"
         directory.mkdir(parents=True)
         config = copy.deepcopy(config)
@@ -138,15 +146,17 @@ class ServerFactory:
             stdout=subprocess.DEVNULL,
             stderr=stderr_path.open("wb"),
         )
+        scheme = "https" if "tls" in config else "http"
         running = RunningServer(
             process,
-            f"http://127.0.0.1:{server['port']}/",
+            f"{scheme}://127.0.0.1:{server['port']}/",
             f"http://127.0.0.1:{config['metrics']['port']}/metrics",
             path,
             config,
             Path(server["access_log"]),
             stderr_path,
             tokens,
+            http_options or {},
         )
         self.started.append(running)
         if wait:
@@ -185,7 +195,7 @@ def wait_ready(running: RunningServer) -> None:
         if running.process.poll() is not None:
             pytest.fail(f"signers serve exited with {running.process.returncode}:\n{running.stderr_path.read_text()}")
         try:
-            if httpx.get(running.url + "upcheck", timeout=1).status_code == 200:
+            if httpx.get(running.url + "upcheck", **{"timeout": 1, **running.http_options}).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -36,6 +36,7 @@ from .keyring import Keyring, Runner
 from .limits import BodyTimeout, BodyTooLarge, RateLimiter, read_body
 from .metrics import Metrics
 from .rpc import error_answer, parse_body, rate_limited_answer, run_batch, run_call
+from .tls import SCOPE_KEY as PEER_CERT
 from .upstream import Upstream
 
 log = logging.getLogger("signers_server")
@@ -105,7 +106,7 @@ class Service:
         token = bearer_token(request.headers.get("authorization"))
         if token is not None:
             return client_for_token(token, clients)
-        return client_for_certificate(request.scope.get("signers.peer_cert_sha256"), clients)
+        return client_for_certificate(request.scope.get(PEER_CERT), clients)
 
     # -- reload ------------------------------------------------------------------------------------------
     def start_reload(self) -> bool:

@@ -165,6 +165,12 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> ServerCon
     chain_id = _opt_int(server, "server.chain_id")
     keys = _keys(_table(data, "keys"))
     clients = _clients(_table(data, "clients"), keys, chain_id, limits)
+    pinned = sorted(name for name, client in clients.items() if client.cert_sha256 is not None)
+    if pinned and (tls is None or tls.client_ca is None):
+        raise ConfigError(
+            f"clients.{pinned[0]}.cert_sha256: client certificates need [tls] with client_ca",
+            hint="client_ca may hold the clients' own self-signed certificates",
+        )
     metrics = _table(data, "metrics")
     _known(metrics, "metrics.", {"host", "port"})
     metrics_port = _opt_int(metrics, "metrics.port")
@@ -205,7 +211,7 @@ def _refuse_secrets(value: Any, where: str) -> None:
     if isinstance(value, Mapping):
         for name, item in value.items():
             here = f"{where}{name}"
-            if here == "sessions":
+            if here == "sessions" or str(name).endswith(("sha256", "_hash")):  # salts and hashes: not secrets
                 continue
             if _SECRET_NAMES.match(str(name).lower()):
                 raise ConfigError(

@@ -13,6 +13,7 @@ from signers.secrets import read_secret
 
 from .app import Service, build_app
 from .config import ServerConfig
+from .tls import PeerCertificateProtocol
 
 
 def uvicorn_config(service: Service, config: ServerConfig) -> uvicorn.Config:
@@ -25,6 +26,7 @@ def uvicorn_config(service: Service, config: ServerConfig) -> uvicorn.Config:
         if config.tls.client_ca is not None:
             options["ssl_ca_certs"] = str(config.tls.client_ca)
             options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+            options["http"] = PeerCertificateProtocol
     return uvicorn.Config(
         build_app(service),
         host=config.host,
