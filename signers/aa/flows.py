@@ -274,7 +274,12 @@ def send_session_user_operation(
         pid = to_bytes(permission, "permission_id", 32)
     key = random_nonce_key() if parallel or nonce_key is None else nonce_key
     validation = account.session_validation(pid)
+    local: SessionScopeCheck | None = None  # the check run here too, when the signer's hook would not see the op
+    bound = {"max_cost_wei": max_cost_wei} if max_cost_wei is not None else {}  # for the before_sign hook
     if scope_check:
+        hooked = session_signer.plugin_manager.get_plugin(SCOPE_PLUGIN_NAME) is not None
+        if registry is not SCOPES or not hooked:  # the built-in hook knows the process-wide registry only
+            local = SessionScopeCheck(registry)
         # Check before anything reaches the bundler (gas estimation would already show the op to it); the
         # before_sign hook checks the final op again.
         draft = UserOperation(
@@ -284,18 +289,15 @@ def send_session_user_operation(
             paymaster=ZERO_ADDRESS if paymaster is not None else None,
             signature=validation.stub,
         )
-        bound = {"max_cost_wei": max_cost_wei} if max_cost_wei is not None else {}
         session_signer.preflight_user_operation(draft, account.entry_point, account.chain_id, context=bound)  # audited
-        hooked = session_signer.plugin_manager.get_plugin(SCOPE_PLUGIN_NAME) is not None
-        if registry is not SCOPES or not hooked:  # the built-in hook knows the process-wide registry only
-            SessionScopeCheck(registry).check(
-                draft, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei
-            )
+        if local is not None:
+            local.check(draft, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
     op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=key, deploy=False)
     if scope_check:
-        # the scope check (before_sign) holds the op to the session's cost bound and to max_cost_wei
-        context = {"max_cost_wei": max_cost_wei} if max_cost_wei is not None else {}
-        signed = account.sign_user_operation(op, session_signer, validation, context=context)
+        # now priced by the bundler: the scope check holds it to the session's cost bound and to max_cost_wei
+        if local is not None:
+            local.check(op, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
+        signed = account.sign_user_operation(op, session_signer, validation, context=bound)
     else:
         _check_cost(op, max_cost_wei)
         with scope_check_disabled():

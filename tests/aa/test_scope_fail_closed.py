@@ -158,10 +158,12 @@ def test_a_malformed_registered_bound_is_refused(account: StartaleAccount, grant
         ScopeRegistry().register(granted, addresses=CANONICAL, max_cost_wei=-5)
 
 
+@pytest.mark.parametrize("hooked", [True, False], ids=["signer-hook", "flow-only"])
 def test_the_flow_refuses_a_bundler_that_asks_for_fees_of_2_127(
-    account: StartaleAccount, plugin_manager: pluggy.PluginManager
+    account: StartaleAccount, plugin_manager: pluggy.PluginManager, hooked: bool
 ) -> None:
-    """The hostile bundler of the review: in-scope calls, fees of 2**127; no bound given anywhere."""
+    """The hostile bundler of the review: in-scope calls, fees of 2**127; no bound given anywhere. Refused by
+    the signer's before_sign hook, or by the flow itself when the signer has no scope hook for this registry."""
     backend = CountingBackend(KEY)
     signer = Signer(backend, plugin_manager=plugin_manager)
     params = CreateSessionDataParams(
@@ -171,7 +173,8 @@ def test_the_flow_refuses_a_bundler_that_asks_for_fees_of_2_127(
     granted = prepare_sessions([params], chain_id=31337).sessions[0]
     registry = ScopeRegistry()
     registry.register(granted, account=account.address, addresses=CANONICAL)
-    plugin_manager.register(SessionScopeCheck(registry))
+    if hooked:
+        plugin_manager.register(SessionScopeCheck(registry))
     fees = {"maxFeePerGas": hex(2**127), "maxPriorityFeePerGas": hex(2**127)}
     session_nonce = account.nonce_key(CANONICAL.smart_sessions) << 64  # EntryPoint.getNonce: sequence 0
     answers = {
