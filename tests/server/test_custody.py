@@ -1,4 +1,5 @@
-"""The service in front of keys in real custody: SoftHSM2 (PKCS#11) and LocalStack (AWS KMS).
+"""The service in front of keys in real custody: SoftHSM2 (PKCS#11, directly and through a two-process
+SigningPool) and LocalStack (AWS KMS).
 
 Every signing method, each signature recovered to the key's address; the addresses the service announces
 are checked against the public keys it lists and, for KMS, against KMS's own GetPublicKey."""
@@ -26,30 +27,34 @@ def custody(module_server, softhsm, localstack):
     server = module_server(
         {
             "server": {"chain_id": CHAIN},
-            "keys": {"hsm": {"uri": softhsm.generate_key()}, "kms": {"uri": kms_key.uri}},
+            "keys": {
+                "hsm": {"uri": softhsm.generate_key()},
+                "kms": {"uri": kms_key.uri},
+                "pool": {"uri": softhsm.generate_key(), "processes": 2},  # PKCS#11 in two worker processes
+            },
             "clients": {"app": {"keys": ["*"], "hash_messages": True, "raw_digest": True}},
         }
     )
-    hsm_address, kms_address = server.result("eth_accounts", [], "app")
+    hsm_address, kms_address, pool_address = server.result("eth_accounts", [], "app")
     assert kms_address == kms_key.address  # KMS's own public key, read by the test
-    return server, {"hsm": hsm_address, "kms": kms_address}
+    return server, {"hsm": hsm_address, "kms": kms_address, "pool": pool_address}
 
 
 def test_public_keys_match_the_announced_addresses(custody):
     server, addresses = custody
     listed = httpx.get(server.url + "api/v1/eth1/publicKeys", headers=server.headers("app")).json()
     derived = [eth_keys.PublicKey(bytes.fromhex(k[4:])).to_checksum_address() for k in listed]
-    assert derived == [addresses["hsm"], addresses["kms"]]
+    assert derived == [addresses["hsm"], addresses["kms"], addresses["pool"]]
     assert httpx.get(server.url + "api/v1/eth1/publicKeys").status_code == 401
 
 
 def test_healthcheck_reaches_every_backend(custody):
     server, _ = custody
     health = httpx.get(server.url + "healthcheck").json()
-    assert health == {"status": "UP", "checks": [{"id": "hsm", "status": "UP"}, {"id": "kms", "status": "UP"}]}
+    assert health == {"status": "UP", "checks": [{"id": k, "status": "UP"} for k in ("hsm", "kms", "pool")]}
 
 
-@pytest.mark.parametrize("key", ["hsm", "kms"])
+@pytest.mark.parametrize("key", ["hsm", "kms", "pool"])
 def test_every_signing_method_recovers(custody, key):
     server, addresses = custody
     address = addresses[key]

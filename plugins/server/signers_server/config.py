@@ -55,6 +55,7 @@ class ConfigError(ConfigurationError):
 class KeyConfig:
     name: str
     uri: str
+    processes: int | None = None  # pkcs11: sign in this many worker processes (signers_pkcs11.SigningPool)
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ def _keys(table: Mapping[str, Any]) -> dict[str, KeyConfig]:
         where = f"keys.{name}"
         if not isinstance(item, Mapping):
             raise ConfigError(f'{where}: must be a table with uri = "scheme:..."')
-        _known(item, where + ".", {"uri"})
+        _known(item, where + ".", {"uri", "processes"})
         uri = _str(item, where + ".uri", "")
         if not re.match(r"^[a-z][a-z0-9+.-]*:", uri):
             raise ConfigError(f"{where}.uri: not a signer URI (scheme:...)", hint="see `signers backends`")
@@ -273,7 +274,10 @@ def _keys(table: Mapping[str, Any]) -> dict[str, KeyConfig]:
                 f"{where}.uri: carries a plaintext secret attribute",
                 hint="give PINs and passwords as pin-source= / password-source= (env:NAME or file:PATH)",
             )
-        keys[name] = KeyConfig(name, uri)
+        processes = _opt_int(item, where + ".processes")
+        if processes is not None and (processes < 1 or not uri.startswith("pkcs11:")):
+            raise ConfigError(f"{where}.processes: a positive number of worker processes, for pkcs11: keys only")
+        keys[name] = KeyConfig(name, uri, processes)
     return keys
 
 

@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import signers
 from signers import Backend, Signer
+from signers.errors import ConfigurationError
 
 from .config import KeyConfig
 
@@ -32,6 +33,7 @@ class Key:
     name: str
     signer: Signer
     native_async: bool
+    close: Callable[[], None]  # the signer's, or its process pool's
 
     @property
     def address(self) -> str:
@@ -57,20 +59,32 @@ class Keyring:
         try:
             for name, config in configs.items():
                 try:
-                    signer = signers.load_signer(config.uri)
+                    loaded[name] = _open(config)
                 except signers.SignerError as error:
                     raise type(error)(f"keys.{name}: {error.message}", hint=error.hint or None) from None
-                loaded[name] = Key(name, signer, has_native_async(signer.backend))
         except BaseException:
             for key in loaded.values():
-                key.signer.close()
+                key.close()
             raise
         return cls(loaded)
 
     def close(self) -> None:
         for key in self.by_name.values():
             with contextlib.suppress(Exception):  # best effort: one key's failure must not keep others open
-                key.signer.close()
+                key.close()
+
+
+def _open(config: KeyConfig) -> Key:
+    if config.processes is None:
+        signer = signers.load_signer(config.uri)
+        return Key(config.name, signer, has_native_async(signer.backend), signer.close)
+    try:
+        from signers_pkcs11.pool import SigningPool
+    except ImportError:
+        raise ConfigurationError("processes= needs the signers-pkcs11 plugin installed") from None
+    # PKCS#11 on several cores: the pool's Signer runs policies, self-check and audit here, workers only sign
+    pool = SigningPool(config.uri, processes=config.processes)
+    return Key(config.name, pool.signer, False, pool.close)
 
 
 class Runner:
