@@ -142,7 +142,8 @@ class Signer:
     async def _asign(
         self, digest: bytes, kind: str = "digest", payload: Any = None, context: Mapping[str, Any] = {}
     ) -> Signature:  # noqa: B006
-        request = self._request(digest, kind, payload, context)
+        # policies, and the audit trail's record of a refusal, run off the event loop (a write may wait)
+        request = await asyncio.to_thread(self._request, digest, kind, payload, context)
         signature = None
         try:
             for attempt in range(self.backend.invalid_signature_retries + 1):

@@ -157,3 +157,33 @@ async def test_the_insert_does_not_block_the_event_loop(tmp_path: Path, signer: 
     assert [e.signature for e in trail.entries()] == [signature.to_hex()]
     assert signature.recover(digest) == signer.address
     trail.close()
+
+
+async def test_recording_a_refusal_does_not_block_the_event_loop(tmp_path: Path, signer: Signer) -> None:
+    """As above, for a request a policy refuses: its record waits for the lock off the loop."""
+
+    class Refuse:
+        @hookimpl
+        def before_sign(self, request: SignRequest) -> None:
+            raise PolicyViolationError("refused while the trail is locked")
+
+    path = tmp_path / "audit.sqlite"
+    trail = AuditTrail(path, timeout=10).enable()
+    lock = blocker(path)
+    refuse = Refuse()
+
+    async def release() -> None:
+        await asyncio.sleep(0.2)
+        lock.execute("ROLLBACK")
+
+    signers.get_plugin_manager().register(refuse)
+    try:
+        results = await asyncio.gather(signer.asign_digest(os.urandom(32)), release(), return_exceptions=True)
+    finally:
+        signers.get_plugin_manager().unregister(refuse)
+        trail.disable()
+        lock.close()
+    assert isinstance(results[0], PolicyViolationError) and not getattr(results[0], "__notes__", None)
+    (entry,) = trail.entries()
+    assert entry.outcome == "refused" and entry.reason == "PolicyViolationError: refused while the trail is locked"
+    trail.close()
