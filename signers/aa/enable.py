@@ -31,7 +31,7 @@ from eth_utils import function_signature_to_4byte_selector
 
 from ..hashing import personal_sign_hash, typed_data_message
 from ..signature import Signature
-from .accounts import Validation
+from .accounts import Validation, split_nonce
 from .errors import AAConfigurationError, ContractCallError, ScopeViolationError
 from .fastlz import compress, decompress
 from .hexutil import BytesLike, to_address, to_bytes, to_hex, uint
@@ -228,7 +228,7 @@ class EnableGrant:
             raise AAConfigurationError(
                 f"chain_digest_index {self.chain_digest_index} is outside the {len(self.chain_digests)} chain digests"
             )
-        _enable_mode(self.mode)
+        object.__setattr__(self, "mode", _enable_mode(self.mode))  # an int 1 or 2 becomes the enum
 
     @property
     def permission_id(self) -> bytes:
@@ -573,9 +573,10 @@ def check_enable_operation(
         grant.permission_enable_sig,
     ):
         raise EnableSignatureError(f"the enable data in the op for permission {pid} is not the registered grant's")
-    if _module_of(op) != scope.addresses.smart_sessions:
+    module = split_nonce(op.nonce)[2]  # the validator the op is routed to
+    if module != scope.addresses.smart_sessions:
         raise ScopeViolationError(
-            f"the op enables permission {pid}, but its nonce selects validator {_module_of(op)}, not SmartSession "
+            f"the op enables permission {pid}, but its nonce selects validator {module}, not SmartSession "
             f"{scope.addresses.smart_sessions}",
             hint="read the nonce for the SmartSession validator (enable_validation)",
         )
@@ -597,11 +598,6 @@ def check_enable_operation(
     # the Session in the signature is the grant's (checked above): the op is held to it, with its cost bound
     check_scope(op, replace(scope, session=decoded.session), chain_id=chain_id, now=now, max_cost_wei=max_cost_wei)
     return decoded
-
-
-def _module_of(op: UserOperation) -> str:
-    """The validator in the op's nonce key: the Smart Sessions module the op is routed to."""
-    return to_address(((op.nonce >> 64) & ((1 << 160) - 1)).to_bytes(20, "big"))
 
 
 def register_enable_grant(

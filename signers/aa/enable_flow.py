@@ -94,7 +94,7 @@ def send_enabling_session_user_operation(
     in ``send_session_user_operation``. ``scope_check=False`` lets such an op reach the chain, to see it
     refused there.
     """
-    if grant.permission_id and account.is_permission_enabled(grant.permission_id):
+    if account.is_permission_enabled(grant.permission_id):
         return send_session_user_operation(
             account, session_signer, bundler, grant.session, calls,
             paymaster=paymaster, nonce_key=nonce_key, parallel=parallel, scope_check=scope_check, wait=wait,
