@@ -4,9 +4,9 @@
     signers.load_signer("signers+http://127.0.0.1:8545/payments?token-source=file:/run/secrets/token")  # loopback
 
 KEY is a key name of the service's ``[keys]`` table (or the key's address). Attributes: ``token-source``
-(required; ``env:NAME`` or ``file:PATH``, never the token itself), ``ca-file`` (a private CA), ``cert-file`` and
-``key-file`` (mutual TLS), ``timeout`` (seconds, default 10). ``signers+http`` is refused for a host that is not
-loopback: the token would cross the network in clear text.
+(``env:NAME`` or ``file:PATH``, never the token itself; required unless the client is known by its certificate),
+``ca-file`` (a private CA), ``cert-file`` and ``key-file`` (mutual TLS), ``timeout`` (seconds, default 10).
+``signers+http`` is refused for a host that is not loopback: the token would cross the network in clear text.
 """
 
 from __future__ import annotations

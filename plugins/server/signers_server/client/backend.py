@@ -103,7 +103,9 @@ class RemoteBackend(Backend):
     def __init__(self, endpoint: Endpoint, key: str, token_source: str | None) -> None:
         self.endpoint = endpoint
         self.key = key
-        self._transport = Transport(endpoint, read_secret(token_source, "token"))
+        # a client may be known by its TLS certificate alone; otherwise the token is required
+        token = None if endpoint.cert_file and not token_source else read_secret(token_source, "token")
+        self._transport = Transport(endpoint, token)
         self._address = ""  # set by public_key()
 
     def describe(self) -> str:

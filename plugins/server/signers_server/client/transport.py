@@ -125,7 +125,28 @@ def status_error(what: str, status: int, where: str) -> SignerError | None:
     return None
 
 
-def _unreachable(what: str, where: str, error: httpx.HTTPError) -> BackendUnavailableError:
+def _tls_failure(error: BaseException) -> ssl.SSLError | None:
+    """The TLS error under an httpx error (a certificate the client does not trust, a refused client cert)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _unreachable(what: str, where: str, error: httpx.HTTPError) -> SignerError:
+    tls = _tls_failure(error)
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        return AuthenticationError(
+            f"{what}: the TLS certificate of the service at {where} is not trusted ({tls.verify_message})",
+            hint="give the CA that issued it as ca-file=PATH, and check the host name in the URI is in the certificate",
+        )
+    if tls is not None:
+        return AuthenticationError(
+            f"{what}: the TLS handshake with the service at {where} failed ({tls.reason or type(tls).__name__})",
+            hint="if the service requires a client certificate, give cert-file= and key-file=",
+        )
     if isinstance(error, httpx.TimeoutException) and not isinstance(error, httpx.ConnectTimeout):
         return BackendUnavailableError(
             f"{what}: the service at {where} did not answer in time",
@@ -136,19 +157,21 @@ def _unreachable(what: str, where: str, error: httpx.HTTPError) -> BackendUnavai
 
 
 def _retryable(error: httpx.HTTPError) -> bool:
-    """Only failures before the request reached the service."""
-    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+    """Only failures before the request reached the service (a TLS failure would fail again)."""
+    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)) and _tls_failure(error) is None
 
 
 class Transport:
-    """One service URL, one token. Thread-safe (httpx.Client is); async calls use one client per event loop."""
+    """One service URL, one token (or a client certificate). Thread-safe (httpx.Client is); async calls use one
+    client per event loop."""
 
-    def __init__(self, endpoint: Endpoint, token: Secret) -> None:
+    def __init__(self, endpoint: Endpoint, token: Secret | None) -> None:
         self.endpoint = endpoint
         self.where = endpoint.url
         self._ids = itertools.count(1)
         self._verify = endpoint.ssl_context()
-        self._headers = {"Authorization": f"Bearer {token.reveal()}"}
+        # no token: a client known by its certificate alone (mutual TLS)
+        self._headers = {"Authorization": f"Bearer {token.reveal()}"} if token is not None else {}
         self._timeout = httpx.Timeout(endpoint.timeout, connect=min(5.0, endpoint.timeout))
         self._client = httpx.Client(timeout=self._timeout, headers=self._headers, verify=self._verify)
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
