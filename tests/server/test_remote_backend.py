@@ -30,7 +30,7 @@ from signers.errors import (
 from signers.signer import Signer
 from tests.surfaces import ASYNC_SURFACE_IDS, ASYNC_SURFACES, CHAIN_ID, SURFACE_IDS, SURFACES, TO
 
-from .conftest import LOCAL_KEY, RunningServer
+from .conftest import LOCAL_KEY, LOCAL_KEY_ENV, LOCAL_KEY_URI, RunningServer
 
 TOKEN_ENV = "SIGNERS_TEST_REMOTE_TOKEN"
 OTHER_TOKEN_ENV = "SIGNERS_TEST_REMOTE_OTHER_TOKEN"
@@ -41,20 +41,42 @@ def remote_uri(server: RunningServer, key: str, token_env: str = TOKEN_ENV) -> s
     return f"signers+http://{server.url.split('://')[1].rstrip('/')}/{key}?token-source=env:{token_env}"
 
 
+CONFIG: dict[str, Any] = {
+    "server": {"chain_id": CHAIN_ID},
+    "keys": {"dev": {"uri": LOCAL_KEY_URI}},
+    "clients": {
+        "app": {"keys": ["dev", "hsm"], "raw_digest": True},
+        "narrow": {"keys": ["dev"], "to": [TO], "max_value_wei": 10**15},
+    },
+}
+
+
+def _config(softhsm: Any) -> dict[str, Any]:
+    """A local key and a SoftHSM key; "app" may sign everything for chain 1337 (raw digests too); "narrow"
+    only the local key, no raw digest, one `to`, value capped."""
+    return {**CONFIG, "keys": {**CONFIG["keys"], "hsm": {"uri": softhsm.generate_key()}}}
+
+
+@pytest.fixture(scope="module")
+def shared_service(module_server: Callable[..., RunningServer], softhsm: Any) -> RunningServer:
+    """One service for the tests that do not stop it (starting one takes seconds)."""
+    return module_server(_config(softhsm), env=LOCAL_KEY_ENV)
+
+
 @pytest.fixture
-def service(signers_server: Callable[..., RunningServer], local_key_env: str, softhsm: Any) -> RunningServer:
-    """A service with a local key and a SoftHSM key; "app" may sign everything for chain 1337 (raw digests
-    too); "narrow" only the local key, no raw digest, one `to`, value capped."""
-    return signers_server(
-        {
-            "server": {"chain_id": CHAIN_ID},
-            "keys": {"dev": {"uri": local_key_env}, "hsm": {"uri": softhsm.generate_key()}},
-            "clients": {
-                "app": {"keys": ["dev", "hsm"], "raw_digest": True},
-                "narrow": {"keys": ["dev"], "to": [TO], "max_value_wei": 10**15},
-            },
-        }
-    )
+def service(shared_service: RunningServer) -> RunningServer:
+    assert shared_service.alive()
+    return shared_service
+
+
+@pytest.fixture
+def own_service(
+    signers_server: Callable[..., RunningServer], softhsm: Any, monkeypatch: pytest.MonkeyPatch
+) -> RunningServer:
+    """A service of this test's own (the test stops it)."""
+    server = signers_server(_config(softhsm), env=LOCAL_KEY_ENV)
+    monkeypatch.setenv(TOKEN_ENV, server.token("app"))
+    return server
 
 
 @pytest.fixture
@@ -162,7 +184,8 @@ def test_refusals_are_the_library_errors(tokens: RunningServer, monkeypatch: pyt
     assert "x" * 43 not in str(wrong.value)
 
 
-def test_the_token_is_never_shown(tokens: RunningServer) -> None:
+def test_the_token_is_never_shown(own_service: RunningServer) -> None:
+    tokens = own_service
     token = tokens.token("app")
     signer = signers.load_signer(remote_uri(tokens, "dev"))
     shown = [repr(signer), repr(signer.backend), str(signer.backend.custody()), repr(signer.backend._transport)]
@@ -173,7 +196,8 @@ def test_the_token_is_never_shown(tokens: RunningServer) -> None:
     assert all(token not in text for text in shown)
 
 
-def test_a_service_that_stops_is_unavailable_and_nothing_is_signed(tokens: RunningServer) -> None:
+def test_a_service_that_stops_is_unavailable_and_nothing_is_signed(own_service: RunningServer) -> None:
+    tokens = own_service
     signer = signers.load_signer(remote_uri(tokens, "dev"))
     signer.sign_message("while it runs")
     tokens.stop()
