@@ -113,10 +113,13 @@ def test_server_stopped_mid_run(cluster: Cluster, tmp_path: Path, signer: Signer
     try:
         for thread in threads:
             thread.start()
+        deadline = time.monotonic() + 60
         while len(returned) < 100:
+            assert time.monotonic() < deadline, "signing did not get going"
             time.sleep(0.01)
         cluster.stop("fast")
         while len(failures) < 8:  # every thread has failed at least once or twice
+            assert time.monotonic() < deadline + 60, "signing went on without the server"
             time.sleep(0.05)
         during = len(returned)
         cluster.start()
