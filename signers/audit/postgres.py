@@ -131,7 +131,9 @@ class PostgresStore(Store):
             raise self._newer(current)
         self._pool = psycopg_pool.ConnectionPool(
             "",
-            kwargs={**self._kwargs, "autocommit": True},
+            # a write held up at the server (a lock on the table, a stalled disk) ends at the bound too; not on
+            # the migrating connection above, whose statements may rightly take longer on a large trail
+            kwargs={**self._kwargs, "autocommit": True, "options": f"-c statement_timeout={int(timeout * 1000)}"},
             min_size=1,
             max_size=settings.pool_size,
             timeout=timeout,

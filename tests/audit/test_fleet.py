@@ -140,3 +140,21 @@ def test_server_stopped_mid_run(cluster: Cluster, tmp_path: Path, signer: Signer
     assert all("cannot record within 2 s" in message and "postgresql://" in message for message, _ in failures)
     assert max(elapsed for _, elapsed in failures) < 2 + 1.5  # the bound, plus one connection attempt's slack
     assert cluster.password_file.read_text().strip() not in "".join(message for message, _ in failures)
+
+
+def test_a_table_locked_at_the_server_fails_within_the_bound(cluster: Cluster, signer: Signer) -> None:
+    url = cluster.create_database("audit_locked", timeout="1")
+    trail = AuditTrail(url).enable()
+    try:
+        signer.sign_digest(os.urandom(32))
+        with cluster.connect("audit_locked") as other, other.transaction():
+            other.execute("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")  # a long maintenance job, say
+            started = time.monotonic()
+            with pytest.raises(AuditTrailError, match="cannot record within 1 s"):
+                signer.sign_digest(os.urandom(32))
+            assert time.monotonic() - started < 1 + 1.0
+        signer.sign_digest(os.urandom(32))  # the lock is gone: signing goes on
+    finally:
+        trail.disable()
+    assert len(trail.entries(outcome="signed")) == 2
+    trail.close()
