@@ -94,14 +94,14 @@ def _service(directory: Path, keys: dict[str, str], token: str) -> Iterator[tupl
 
 
 class Caller:
-    """One keep-alive HTTP connection to the service, posting personal_sign for one address."""
+    """One keep-alive HTTP connection to the service, posting personal_sign for one address (or another
+    method: eth_chainId measures what HTTP, ASGI and authentication cost without signing)."""
 
-    def __init__(self, port: int, token: str, address: str) -> None:
+    def __init__(self, port: int, token: str, address: str, method: str = "personal_sign") -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-        self.body = json.dumps(
-            {"jsonrpc": "2.0", "id": 1, "method": "personal_sign", "params": ["0x" + MESSAGE.hex(), address]}
-        ).encode()
+        params = ["0x" + MESSAGE.hex(), address] if method == "personal_sign" else []
+        self.body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
 
     def __call__(self) -> str:
         self.connection.request("POST", "/", self.body, self.headers)
@@ -240,6 +240,19 @@ def run() -> list[Row]:
                         "target <= 400 us; server process CPU time / requests",
                     )
                 )
+                if name == "local":
+                    floor, _ = _service_cpu(process.pid, Caller(port, token, signer.address, "eth_chainId"), local)
+                    rows.append(
+                        Row(
+                            GROUP,
+                            "service CPU per eth_chainId request (HTTP, ASGI, auth, access log; no signing)",
+                            floor * 1e6,
+                            "us",
+                            None,
+                            "",
+                            "the floor under every signing request",
+                        )
+                    )
                 if name == "softhsm":
                     rates, ratios = [], []
                     for _ in range(3):
