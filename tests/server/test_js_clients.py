@@ -159,6 +159,9 @@ def test_ethers_and_viem_sign_and_send_through_the_service(
     assert results["ethers"]["refusal"]["code"] == "ACTION_REJECTED", results["ethers"]["refusal"]
     assert "UserRejectedRequestError" in results["viem"]["refusal"]["names"], results["viem"]["refusal"]
     assert results["viem"]["refusal"]["code"] == 4001
+    for library in ("ethers", "viem"):  # a wrong token is an error the app sees, never a signature or a hang
+        wrong = results[library]["wrongToken"]
+        assert wrong["names"] != ["signed"] and ("401" in wrong["message"] or wrong["code"] == -32001), wrong
     after = int(node_rpc(chain_stack.rpc_url, "eth_getBalance", to, "latest"), 16)
     assert after == before + 2 * 1000  # the two sends landed, the refused one did not
 

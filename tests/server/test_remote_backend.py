@@ -8,11 +8,13 @@ the token never shown.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from web3 import Web3
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
@@ -224,3 +226,13 @@ def test_bad_uris_are_refused_before_any_request(
     with pytest.raises(error, match=words) as refused:
         signers.load_signer(uri)
     assert "a-token-value" not in str(refused.value) and "abc" not in str(refused.value)
+
+
+async def test_concurrent_async_requests_share_the_service(tokens: RunningServer) -> None:
+    """Many asign_* in flight at once on one event loop: each signature is its own and recovers."""
+    signer = signers.load_signer(remote_uri(tokens, "dev"))
+    texts = [f"payment #{i}" for i in range(24)]
+    signed = await asyncio.gather(*(signer.asign_message(text) for text in texts))
+    for text, one in zip(texts, signed, strict=True):
+        assert Account.recover_message(encode_defunct(text=text), signature=one.signature) == signer.address
+    await signer.aclose()

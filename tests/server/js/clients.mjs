@@ -4,7 +4,8 @@
 // Input (stdin):  {"url", "token", "address", "chainId", "to", "typedData": {domain, types, primaryType, message},
 //                  "libraries": ["ethers", "viem"], "refuse": {"value": "<wei over the client's cap>"} | null}
 // Output (stdout): {"ethers": {...}, "viem": {...}}, each {"messageText", "messageBytes", "typedData",
-//                  "signedTransaction", "sentHash", "receiptStatus", "refusal": {"name", "code", "message"}}
+//                  "signedTransaction", "sentHash", "receiptStatus", "refusal" and "wrongToken": {"names", "code",
+//                  "message"}}
 // Numbers above 2**53 travel as decimal strings.
 import { FetchRequest, JsonRpcProvider, getBytes } from "ethers";
 import { createPublicClient, createWalletClient, defineChain, http } from "viem";
@@ -65,6 +66,12 @@ async function withEthers(job) {
   out.receiptStatus = receipt.status;
   if (job.refuse) out.refusal = await expectRefusal(signer.sendTransaction({ to: job.to, value: BigInt(job.refuse.value) }));
   provider.destroy();
+  // A wrong token: with staticNetwork the 401 surfaces as an error instead of an endless eth_chainId retry.
+  const wrong = new FetchRequest(job.url);
+  wrong.setHeader("Authorization", "Bearer sgn_not-a-token");
+  const stranger = new JsonRpcProvider(wrong, job.chainId, { staticNetwork: true });
+  out.wrongToken = await expectRefusal(stranger.send("personal_sign", [BYTES, job.address]));
+  stranger.destroy();
   return out;
 }
 
@@ -90,6 +97,12 @@ async function withViem(job) {
   out.sentHash = await wallet.sendTransaction({ to: job.to, value: 1000n });
   out.receiptStatus = (await reader.waitForTransactionReceipt({ hash: out.sentHash })).status === "success" ? 1 : 0;
   if (job.refuse) out.refusal = await expectRefusal(wallet.sendTransaction({ to: job.to, value: BigInt(job.refuse.value) }));
+  const stranger = createWalletClient({
+    account: job.address,
+    chain,
+    transport: http(job.url, { fetchOptions: { headers: { Authorization: "Bearer sgn_not-a-token" } }, retryCount: 0 }),
+  });
+  out.wrongToken = await expectRefusal(stranger.signMessage({ message: TEXT }));
   return out;
 }
 
