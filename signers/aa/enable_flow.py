@@ -122,7 +122,10 @@ def send_enabling_session_user_operation(
     context: dict[str, Any] = {"permission_id": "0x" + grant.permission_id.hex(), "account": account.address}
     if max_cost_wei is not None:
         context["max_cost_wei"] = max_cost_wei  # the scope check (before_sign) holds the op to it
+    local: SessionScopeCheck | None = None  # the check run here too, when the signer's hook would not see the op
     if scope_check:
+        if registry is not SCOPES or session_signer.plugin_manager.get_plugin(SCOPE_PLUGIN_NAME) is None:
+            local = SessionScopeCheck(registry)
         # before anything reaches the bundler, as send_session_user_operation does; before_sign checks again
         draft = UserOperation(
             sender=account.address,
@@ -134,12 +137,13 @@ def send_enabling_session_user_operation(
         session_signer.preflight_user_operation(
             draft, account.entry_point, account.chain_id, context=context
         )  # audited
-        if registry is not SCOPES or session_signer.plugin_manager.get_plugin(SCOPE_PLUGIN_NAME) is None:
-            SessionScopeCheck(registry).check(
-                draft, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei
-            )
+        if local is not None:
+            local.check(draft, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
     op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=key, deploy=False)
     if scope_check:
+        # now priced by the bundler: the scope check holds it to the session's cost bound and to max_cost_wei
+        if local is not None:
+            local.check(op, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
         signed = account.sign_user_operation(op, session_signer, validation, context=context)
     else:
         _check_cost(op, max_cost_wei)
