@@ -70,7 +70,11 @@ def test_session_user_operation_through_the_service(signers_server, chain, softh
         "server": {"chain_id": chain.chain_id, "audit_db": str(tmp_path / "audit.sqlite")},
         "keys": {"bot": {"uri": softhsm.generate_key()}},
         "clients": {
-            "bot-runner": {"keys": ["bot"], "methods": ["eth_accounts", "signers_signUserOperation", "reload"]}
+            "bot-runner": {
+                "keys": ["bot"],
+                "methods": ["eth_accounts", "signers_signUserOperation", "personal_sign", "reload"],
+                "hash_messages": True,  # the client may; the library still refuses a session key's message
+            }
         },
         "addresses": {str(chain.chain_id): book},
     }
@@ -131,6 +135,10 @@ def test_session_user_operation_through_the_service(signers_server, chain, softh
     assert answer["error"]["code"] == 4001 and answer["error"]["message"].startswith("User denied:")
     assert answer["error"]["data"]["reason"] == "ScopeViolationError"
     with sqlite3.connect(tmp_path / "audit.sqlite") as db:
-        outcomes = [row[0] for row in db.execute("SELECT outcome FROM audit WHERE kind = 'user_operation'")]
-    assert outcomes == ["refused", "signed", "refused"]
+        rows = db.execute("SELECT outcome, client FROM audit WHERE kind = 'user_operation' ORDER BY id").fetchall()
+    assert rows == [("refused", "bot-runner"), ("signed", "bot-runner"), ("refused", "bot-runner")]
+
+    # A session key signs session UserOperations only: a message (a hash, say) is refused by the library's rule.
+    answer = server.rpc("personal_sign", ["0x" + "11" * 32, session_key], "bot-runner")
+    assert answer["error"]["code"] == 4001 and answer["error"]["data"]["reason"] == "ScopeViolationError"
     owner.close()
