@@ -137,13 +137,13 @@ class RemoteBackend(Backend):
                 found.append(key)
         if not found:
             raise KeyNotFoundError(
-                f"the service at {self.endpoint.url} lists no key {self.key!r} for this client",
+                f"the service at {self.endpoint.url} lists no key of the URI's name for this client",
                 hint="use a key name from the service's [keys] table (or the key's address) that this client may use",
             )
         accounts = {str(a).lower() for a in self._transport.call("eth_accounts") or []}
         if found[0].address.lower() not in accounts:
             raise KeyNotFoundError(
-                f"the service at {self.endpoint.url} does not let this client use key {self.key!r}",
+                f"the service at {self.endpoint.url} does not let this client use the URI's key",
                 hint="add the key to this client's keys in the service's config, or use another client's token",
             )
         self._address = found[0].address
