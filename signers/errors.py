@@ -23,6 +23,13 @@ class ConfigurationError(SignerError):
     """A signer URI or option is malformed or names something that cannot work."""
 
 
+class FieldError(ConfigurationError):
+    """A transaction, authorisation or typed-data field is missing, malformed or outside what the protocol
+    allows; nothing was serialised or signed."""
+
+    hint = "fix the field the message names; nothing was serialised or signed"
+
+
 class UnknownSchemeError(ConfigurationError):
     hint = "run `signers backends` to list installed schemes; install the plugin that provides it"
 

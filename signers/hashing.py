@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import rlp
+from eth_abi.exceptions import EncodingError
 from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
 from eth_hash.auto import keccak
 from eth_utils import to_canonical_address
+from eth_utils.exceptions import ValidationError
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, FieldError
 
 
 def as_signable(message: SignableMessage | bytes | str) -> SignableMessage:
@@ -40,11 +42,23 @@ def typed_data_message(
     message_data: dict[str, Any] | None = None,
     full_message: dict[str, Any] | None = None,
 ) -> SignableMessage:
-    """EIP-712, with exactly the arguments eth-account's sign_typed_data accepts."""
+    """EIP-712, with exactly the arguments eth-account's sign_typed_data accepts. eth-abi checks each value
+    against its declared type (uint256 below 2**256, int8 in [-128, 127], address of 20 bytes...) while it
+    encodes, before anything is signed; what it raises (ValueOutOfBounds, EncodingTypeError) becomes a
+    FieldError like any other malformed field."""
     try:
         return encode_typed_data(domain_data, message_types, message_data, full_message)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigurationError(
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        EncodingError,
+        ValidationError,
+        RecursionError,
+    ) as exc:
+        raise FieldError(
             f"cannot encode the EIP-712 data: {type(exc).__name__}: {exc}",
             hint="give domain, types, primaryType and message as EIP-712 defines them",
         ) from None

@@ -16,14 +16,14 @@ from eth_account.datastructures import SignedMessage, SignedSetCodeAuthorization
 from eth_account.messages import SignableMessage
 from eth_account.typed_transactions.set_code_transaction import Authorization
 from eth_keys.datatypes import Signature as EthKeysSignature
-from eth_utils import to_canonical_address
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
 from . import hashing
 from .backend import Backend
 from .errors import BackendUnavailableError, ChainIdMismatchError, SignatureVerificationError, SignerError
 from .signature import Signature, check_digest
-from .transactions import prepare_transaction, quantity
+from .transactions import check_authorization, prepare_transaction
 
 if TYPE_CHECKING:
     import pluggy
@@ -51,6 +51,26 @@ def _typed(
     """A typed_data request's payload: the typed data as given, so that a policy or a remote signer sees the
     structure (the SignableMessage holds only its two hashes)."""
     return full if full is not None else {"domain": domain, "types": types, "message": message}
+
+
+_WHAT = {"transaction": "transaction", "authorization": "authorization", "user_operation": "UserOperation"}
+
+
+def chain_policy(request: SignRequest) -> None:
+    """The core's before_sign policy for requests that name a chain (``context["chain_id"]``): a signer pinned
+    to a chain signs for that chain only, and an EIP-7702 authorisation for chain 0 (a delegation valid on
+    every chain) needs the caller's explicit ``allow_all_chains=True``."""
+    chain_id, pinned = request.context.get("chain_id"), request.signer.chain_id
+    what = _WHAT.get(request.kind, request.kind)
+    if pinned is not None and chain_id != pinned:
+        every = " (valid on every chain)" if chain_id == 0 else ""
+        raise ChainIdMismatchError(f"the {what} is for chain {chain_id}{every}, the signer for chain {pinned}")
+    if chain_id == 0 and request.kind == "authorization" and not request.context.get("allow_all_chains"):
+        raise ChainIdMismatchError(
+            "the authorization is for chain 0: it would delegate the account on every chain",
+            hint="give the chain's id, or pass allow_all_chains=True to sign_authorization if a delegation on every "
+            "chain is intended",
+        )
 
 
 class Signer:
@@ -98,7 +118,12 @@ class Signer:
     # -- the one path every signature takes -------------------------------------------------------------
     def _request(self, digest: bytes, kind: str, payload: Any, context: Mapping[str, Any]) -> SignRequest:
         request = SignRequest(self, check_digest(digest), kind, payload, context)
-        self._hook.before_sign(request=request)  # a policy refuses by raising
+        if "chain_id" in context:
+            # the core's chain policy runs inside the hook call, so that wrappers (the audit trail) record its
+            # refusals like any policy's
+            self._hook.before_sign.call_extra([chain_policy], {"request": request})
+        else:
+            self._hook.before_sign(request=request)  # a policy refuses by raising
         return request
 
     def _convert(self, raw: bytes, digest: bytes) -> Signature:
@@ -254,29 +279,25 @@ class Signer:
         self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
     ) -> SignedTransaction:
         """Legacy (EIP-155), EIP-2930, EIP-1559, EIP-4844 (with blobs) and EIP-7702 transactions."""
-        digest, finish = prepare_transaction(transaction, self.address, self.chain_id, blobs)
-        return finish(self._sign(digest, "transaction", transaction, {"chain_id": quantity(transaction["chainId"])}))
+        digest, finish, context = prepare_transaction(transaction, self.address, blobs)
+        return finish(self._sign(digest, "transaction", transaction, context))
 
     async def asign_transaction(
         self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
     ) -> SignedTransaction:
-        digest, finish = prepare_transaction(transaction, self.address, self.chain_id, blobs)
-        return finish(
-            await self._asign(digest, "transaction", transaction, {"chain_id": quantity(transaction["chainId"])})
-        )
+        digest, finish, context = prepare_transaction(transaction, self.address, blobs)
+        return finish(await self._asign(digest, "transaction", transaction, context))
 
     def _authorization(
-        self, authorization: Mapping[str, Any]
-    ) -> tuple[bytes, Callable[[Signature], SignedSetCodeAuthorization]]:
-        chain_id = quantity(authorization["chainId"])
-        # chainId 0 makes the delegation valid on every chain: a signer pinned to a chain refuses it too
-        if self.chain_id is not None and chain_id != self.chain_id:
-            raise ChainIdMismatchError(
-                f"the authorization is for chain {chain_id}, the signer for chain {self.chain_id}"
-            )
-        address = to_canonical_address(authorization["address"])
-        nonce = quantity(authorization["nonce"])
+        self, authorization: Mapping[str, Any], allow_all_chains: bool
+    ) -> tuple[bytes, Callable[[Signature], SignedSetCodeAuthorization], dict[str, Any]]:
+        chain_id, address, nonce = check_authorization(authorization)
         digest = bytes(Authorization(chain_id, address, nonce).hash())
+        # what policies and the audit trail see; chain id 0 (valid on every chain) needs the caller's opt-in,
+        # which the core's chain policy reads from here
+        context: dict[str, Any] = {"chain_id": chain_id, "address": to_checksum_address(address), "nonce": nonce}
+        if chain_id == 0 and allow_all_chains:
+            context["allow_all_chains"] = True
 
         def finish(sig: Signature) -> SignedSetCodeAuthorization:
             return SignedSetCodeAuthorization(
@@ -290,26 +311,28 @@ class Signer:
                 authorization_hash=HexBytes(digest),
             )
 
-        return digest, finish
+        return digest, finish, context
 
-    def sign_authorization(self, authorization: Mapping[str, Any]) -> SignedSetCodeAuthorization:
-        """EIP-7702 authorisation (``chainId``, ``address``, ``nonce``), as eth-account returns it."""
-        digest, finish = self._authorization(authorization)
-        return finish(self._sign(digest, "authorization", authorization))
+    def sign_authorization(
+        self, authorization: Mapping[str, Any], *, allow_all_chains: bool = False
+    ) -> SignedSetCodeAuthorization:
+        """EIP-7702 authorisation (``chainId``, ``address``, ``nonce``), as eth-account returns it. Chain id 0
+        delegates the account on every chain: it is refused unless ``allow_all_chains=True`` (and always by a
+        signer pinned to a chain)."""
+        digest, finish, context = self._authorization(authorization, allow_all_chains)
+        return finish(self._sign(digest, "authorization", authorization, context))
 
-    async def asign_authorization(self, authorization: Mapping[str, Any]) -> SignedSetCodeAuthorization:
-        digest, finish = self._authorization(authorization)
-        return finish(await self._asign(digest, "authorization", authorization))
+    async def asign_authorization(
+        self, authorization: Mapping[str, Any], *, allow_all_chains: bool = False
+    ) -> SignedSetCodeAuthorization:
+        digest, finish, context = self._authorization(authorization, allow_all_chains)
+        return finish(await self._asign(digest, "authorization", authorization, context))
 
     def _user_operation(
         self, user_operation: UserOperation, entry_point: str, chain_id: int, extra: Mapping[str, Any] | None = None
     ) -> tuple[bytes, dict[str, Any]]:
         from .aa.user_operation import user_operation_hash
 
-        if self.chain_id is not None and chain_id != self.chain_id:
-            raise ChainIdMismatchError(
-                f"the UserOperation is for chain {chain_id}, the signer for chain {self.chain_id}"
-            )
         op_hash = user_operation_hash(user_operation, entry_point, chain_id)
         context = {**(extra or {}), "user_op_hash": op_hash, "entry_point": entry_point, "chain_id": chain_id}
         return hashing.personal_sign_hash(op_hash), context

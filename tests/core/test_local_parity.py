@@ -129,11 +129,11 @@ def test_blob_transaction(pair: tuple[Signer, object]) -> None:
 
 
 @settings(max_examples=ROUNDS, deadline=None)
-@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 2))  # EIP-2294 chain ids; EIP-7702 nonce < 2**64 - 1
 def test_authorization(chain_id: int, nonce: int) -> None:
     signer, account = fresh_pair()
     auth = {"chainId": chain_id, "address": "0x" + secrets.token_hex(20), "nonce": nonce}
-    ours, theirs = signer.sign_authorization(auth), account.sign_authorization(auth)
+    ours, theirs = signer.sign_authorization(auth, allow_all_chains=chain_id == 0), account.sign_authorization(auth)
     assert ours == theirs
     assert ours.authority == bytes.fromhex(signer.address[2:])
 
@@ -160,7 +160,8 @@ def test_chain_id_mismatch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ChainIdMismatchError, match="chain 0"):  # valid on every chain: not for a pinned signer
         signer.sign_authorization({"chainId": 0, "address": "0x" + "22" * 20, "nonce": 0})
     unpinned = signers.load_signer("local:env:SIGNERS_TEST_KEY")
-    assert unpinned.sign_authorization({"chainId": 0, "address": "0x" + "22" * 20, "nonce": 0}).chain_id == 0
+    auth = {"chainId": 0, "address": "0x" + "22" * 20, "nonce": 0}
+    assert unpinned.sign_authorization(auth, allow_all_chains=True).chain_id == 0  # an explicit opt-in
 
 
 def test_transaction_without_chain_id_is_refused(pair: tuple[Signer, object]) -> None:
