@@ -1,6 +1,6 @@
 """The Python client backend (``signers+http``) against a real ``signers serve`` process.
 
-Every signing surface (the conformance suite of tests/surfaces.py), sync and async, for a local key and a key
+Every signing surface (the conformance suite, signers.testing.conformance), sync and async, for a local key and a key
 in SoftHSM behind the service, each signature recovered with eth-account; web3.py's signing middleware over
 ``to_account`` sending a transaction that lands on anvil; the service's refusals as the library's errors; and
 the token never shown.
@@ -30,7 +30,7 @@ from signers.errors import (
     SignerError,
 )
 from signers.signer import Signer
-from tests.surfaces import ASYNC_SURFACE_IDS, ASYNC_SURFACES, CHAIN_ID, SURFACE_IDS, SURFACES, TO
+from signers.testing.conformance import ASYNC_SURFACE_IDS, ASYNC_SURFACES, CHAIN_ID, SURFACE_IDS, SURFACES, TO
 
 from .conftest import LOCAL_KEY, LOCAL_KEY_ENV, LOCAL_KEY_URI, RunningServer
 
