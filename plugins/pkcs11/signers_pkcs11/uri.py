@@ -170,7 +170,7 @@ def _lock_timeout(text: str | None) -> float:
         value = math.nan
     if not (math.isfinite(value) and 0 < value <= MAX_LOCK_TIMEOUT):
         raise ConfigurationError(
-            f"pkcs11: lock-timeout={text!r} is not a usable number of seconds",
+            "pkcs11: lock-timeout=... is not a usable number of seconds",  # the text is not quoted
             hint=f"give a finite number above 0 and at most {MAX_LOCK_TIMEOUT:g} (default {DEFAULT_LOCK_TIMEOUT:g})",
         )
     return value
