@@ -60,8 +60,8 @@ class Generation:
             yield self
         finally:
             self.active -= 1
-            if self.retired and self.active == 0:
-                self.keyring.close()
+            if self.retired and self.active == 0:  # the last request on a replaced set: close it off the loop
+                asyncio.get_running_loop().run_in_executor(None, self.keyring.close)
 
 
 def load_generation(number: int, config: ServerConfig) -> Generation:
