@@ -125,10 +125,10 @@ def parse_pkcs11_uri(uri: SignerURI) -> Pkcs11URI:
         raise ConfigurationError("pkcs11: the URI names no key", hint="add object=LABEL or id=%01 " + HINT)
     slot_id = None
     if "slot-id" in raw:
-        text = raw["slot-id"].decode("ascii", "replace")
-        if not text.isdecimal():
+        digits = raw["slot-id"].decode("ascii", "replace")
+        if not digits.isdecimal():
             raise ConfigurationError("pkcs11: slot-id must be a number", hint="e.g. slot-id=0; or select by token=")
-        slot_id = int(text)
+        slot_id = int(digits)
     module_path = uri.option("module-path") or os.environ.get("PKCS11_MODULE")
     if not module_path:
         raise ConfigurationError(
