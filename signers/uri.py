@@ -10,7 +10,7 @@ URI: PINs and passwords come from a source (``env:NAME`` or ``file:PATH``, see s
 
 Whatever a user puts in a URI may be a secret put in the wrong place (a private key pasted as the URI, a PIN
 as ``pin-value=``), so errors about a URI name the position and the rule, never the text that was refused.
-Attribute names are echoed only once they have the shape of a name (lower-case words joined by ``-``).
+Attribute names are echoed only once they are known ones.
 """
 
 from __future__ import annotations
@@ -46,10 +46,12 @@ class SignerURI:
         return self.query.get(name, default)
 
     def refuse_unknown(self, known: set[str]) -> None:
-        unknown = set(self.query) - known
-        if unknown:
+        """Unknown attributes are named by their position in the query: a name may be a secret too (a key
+        pasted as ``?<hex>=``)."""
+        positions = [str(i) for i, name in enumerate(self.query, 1) if name not in known]
+        if positions:
             raise ConfigurationError(
-                f"{self.scheme}: unknown URI attribute(s) {', '.join(sorted(unknown))}",
+                f"{self.scheme}: unknown URI attribute(s) at position {', '.join(positions)} of the query",
                 hint=f"known: {', '.join(sorted(known)) or 'none'}",
             )
 
@@ -92,9 +94,9 @@ def _query(scheme: str, text: str) -> dict[str, str]:
             raise ConfigurationError(
                 f"{where} has a malformed name", hint="names are lower-case letters, digits and '-', e.g. pin-source"
             )
-        check_percent_encoding(value, f"{scheme}: URI attribute {name}")
+        check_percent_encoding(value, where)
         if name in query:
-            raise ConfigurationError(f"{scheme}: URI attribute {name} given twice")
+            raise ConfigurationError(f"{where} repeats an earlier attribute", hint="give each attribute once")
         query[name] = unquote(value.replace("+", " "))  # as in an HTML form query (parse_qsl)
     return query
 
@@ -121,6 +123,6 @@ def parse_attributes(target: str, separator: str = ";") -> dict[str, str]:
         if not eq or not _NAME.match(key):
             raise ConfigurationError(f"URI path attribute {position} is not name=value", hint=NO_SECRET_HINT)
         if key in attributes:
-            raise ConfigurationError(f"URI attribute {key} given twice")
+            raise ConfigurationError(f"URI path attribute {position} repeats an earlier one", hint="give each once")
         attributes[key] = percent_decode(value, f"URI attribute {key}").decode("latin-1")
     return attributes

@@ -34,6 +34,7 @@ PIN = "7" + secrets.token_hex(6)
         f"aws-kms://{KEY}?region=us-east-1",
         f"gcp-kms://{KEY}",
         f"local:env:K?{KEY}=1",  # a key as an attribute's name
+        f"local:env:K?a{KEY}=1",  # (one that starts with a letter, whatever the key)
         f"local:env:K?0x{KEY}",
         f"pkcs11:token=t;object=k?pin-value={PIN}&",  # a query that fails to parse after the PIN
         f"pkcs11:token=t;object=k?module-path=/m.so&&pin-value={PIN}",
@@ -80,7 +81,9 @@ def test_errors_still_say_where(tmp_path: Path) -> None:
         f"local:env:{KEY}": "environment variable the URI names is not set",
         "local:env:K?a=1&": "attribute 2 is empty",
         "local:env:K?a=1&b": "attribute 2 is not name=value",
-        "local:env:K?a=%zz": "attribute a: malformed percent-encoding",
+        "local:env:K?a=%zz": "attribute 1: malformed percent-encoding",
+        "local:env:K?a=1&a=2": "attribute 2 repeats an earlier attribute",
+        "local:env:K?region=x": "unknown URI attribute.*position 1",
         KEY: "no scheme",
     }
     for uri, text in cases.items():

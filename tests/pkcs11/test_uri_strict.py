@@ -28,8 +28,8 @@ PIN = "9" + secrets.token_hex(5)
         ("pkcs11:token=t;object=k%G1", "object"),
         ("pkcs11:serial=%;object=k", "serial"),
         ("pkcs11:token=t;object=k;slot-id=%3", "slot-id"),
-        ("pkcs11:token=t;object=k?module-path=/opt/%zz.so", "module-path"),
-        ("pkcs11:token=t;object=k?pin-source=env:%P", "pin-source"),
+        ("pkcs11:token=t;object=k?module-path=/opt/%zz.so", "query attribute 1"),
+        ("pkcs11:token=t;object=k?module-path=/m.so&pin-source=env:%P", "query attribute 2"),
     ],
 )
 def test_malformed_percent_encoding_is_refused(text: str, where: str, monkeypatch: pytest.MonkeyPatch) -> None:
