@@ -237,3 +237,17 @@ async def test_concurrent_async_requests_share_the_service(tokens: RunningServer
     for text, one in zip(texts, signed, strict=True):
         assert Account.recover_message(encode_defunct(text=text), signature=one.signature) == signer.address
     await signer.aclose()
+
+
+def test_a_structured_request_never_goes_as_a_bare_digest(tokens: RunningServer) -> None:
+    """A transaction (or any structured kind) whose structure is missing is refused, not sent as a digest that
+    the service's transaction policies would never see."""
+    from signers_server.client.forward import rpc_request
+
+    from signers.signer import SignRequest
+
+    signer = signers.load_signer(remote_uri(tokens, "dev"))
+    for kind in ("transaction", "typed_data", "authorization", "user_operation"):
+        with pytest.raises(ConfigurationError, match="without its structure"):
+            rpc_request(SignRequest(signer, bytes(32), kind, payload=None))
+    assert rpc_request(SignRequest(signer, bytes(32), "digest"))[0] == "signers_signDigest"

@@ -171,8 +171,11 @@ def rpc_request(request: SignRequest) -> tuple[str, list[Any]]:
             "nonce": _q(payload["nonce"]),
         }
         return "signers_signAuthorization", [authorization, address]
-    elif kind == "typed_data":  # a payload without the structure: a digest would bypass the service's policy
-        raise ConfigurationError("typed data reached the remote backend without its structure; nothing was signed")
+    elif kind not in ("digest", "message"):  # a structured request sent as a bare digest would dodge the policies
+        raise ConfigurationError(
+            f"a {kind} request reached the remote backend without its structure; nothing was signed",
+            hint="sign it through the Signer's own method for that kind (sign_transaction, ...)",
+        )
     return "signers_signDigest", [address, _hex(request.digest)]
 
 
