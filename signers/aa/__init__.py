@@ -44,6 +44,7 @@ from .errors import (
     ContractCallError,
     ExecutionRevertedError,
     InvalidFieldsError,
+    LimitsUnavailableError,
     MethodNotFoundError,
     OpcodeViolationError,
     OperationCostError,
@@ -53,6 +54,7 @@ from .errors import (
     RpcUnavailableError,
     ScopeViolationError,
     SessionCostError,
+    SessionLimitError,
     SignatureCheckFailedError,
     SponsorshipRefusedError,
     StakeTooLowError,
@@ -88,6 +90,7 @@ from .flows import (
     revoke_permission,
     send_session_user_operation,
 )
+from .limits import OnChainLimits
 from .paymaster import VerifyingPaymaster, decode_validity, verifying_paymaster_hash
 from .rpc import JsonRpcClient, NodeClient
 from .scope import (
@@ -156,10 +159,12 @@ __all__ = [
     "InvalidFieldsError",
     "JsonRpcClient",
     "LimitUsage",
+    "LimitsUnavailableError",
     "MethodNotFoundError",
     "ModuleType",
     "NexusAccount",
     "NodeClient",
+    "OnChainLimits",
     "OpcodeViolationError",
     "OperationCostError",
     "OutOfTimeRangeError",
@@ -178,6 +183,7 @@ __all__ = [
     "ScopeViolationError",
     "Session",
     "SessionCostError",
+    "SessionLimitError",
     "SessionScopeCheck",
     "SignatureCheckFailedError",
     "SmartAccount",

@@ -250,6 +250,23 @@ class SessionCostError(ScopeViolationError, OperationCostError):
     hint = "register the session with a higher max_cost_wei if the network is that expensive, or use another bundler"
 
 
+class SessionLimitError(ScopeViolationError):
+    """A session op would pass an on-chain limit (usage count, cumulative value, ERC-20 spending) as the node reports
+    it; no key was used."""
+
+    hint = "wait for a new grant with a higher limit (or rotate the session); the chain would refuse this op too"
+
+
+class LimitsUnavailableError(ScopeViolationError):
+    """The on-chain limits of a session could not be read (no node registered, or the node did not answer) and the
+    check fails closed; no key was used."""
+
+    hint = (
+        "register the session with a reachable node (node=NodeClient(url)), or with on_unreadable='open' to leave "
+        "the limits to the chain"
+    )
+
+
 class SponsorshipRefusedError(AAError, PolicyViolationError):
     """A sponsor's policy declined to pay for a UserOperation; the paymaster key signed nothing."""
 

@@ -228,8 +228,9 @@ def grant_permission(
     )  # fmt: skip
     for session in prepared.sessions:
         registry.register(
-            session, account=account.address, addresses=account.addresses, max_cost_wei=session_max_cost_wei
-        )
+            session, account=account.address, addresses=account.addresses, max_cost_wei=session_max_cost_wei,
+            node=account.node,  # its usage, value and ERC-20 limits are read there before each session op
+        )  # fmt: skip
     return GrantResult(
         result.user_op_hash,
         result.user_operation,
@@ -269,7 +270,7 @@ def send_session_user_operation(
     if isinstance(permission, Session):
         pid = permission.permission_id
         if registry.get(pid) is None:  # a registration of its own (its account, its cost bound) stands
-            registry.register(permission, account=account.address, addresses=account.addresses)
+            registry.register(permission, account=account.address, addresses=account.addresses, node=account.node)
     else:
         pid = to_bytes(permission, "permission_id", 32)
     key = random_nonce_key() if parallel or nonce_key is None else nonce_key
@@ -298,6 +299,8 @@ def send_session_user_operation(
         if local is not None:
             local.check(op, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
         signed = account.sign_user_operation(op, session_signer, validation, context=bound)
+        if local is not None:  # the hook's after_sign does this for the registry it knows
+            registry.invalidate_limits(account.address)
     else:
         _check_cost(op, max_cost_wei)
         with scope_check_disabled():

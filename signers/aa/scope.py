@@ -18,10 +18,12 @@ else ``DEFAULT_SESSION_MAX_COST_WEI`` (0.01 ETH), and within a per-call bound wh
 A key that is or was a session key (registered once, even if since unregistered) signs only session ops
 checked against a registered permission: an op for another validator, a message or a digest is refused.
 
-It only sees what the client knows: usage limits, cumulative value and ERC-20 spending are on-chain
-state and stay the chain's to enforce. Turn the check off with ``scope_check_disabled()`` (for one block of
-code: it ends when the block ends, also for tasks, threads and executors started inside it) or
-``SessionScopeCheck.enabled = False``.
+Usage limits, cumulative value and ERC-20 spending are on-chain state: a Session registered with a node
+(``register_session(..., node=NodeClient(url))``; the flows register the account's) has it read through the node
+before signing (``limits.OnChainLimits``), and an op past a limit is refused. A Session with such limits and no
+node fails closed (``LimitsUnavailableError``) unless registered with ``on_unreadable="open"``.
+Turn the check off with ``scope_check_disabled()`` (for one block of code: it ends when the block ends, also
+for tasks, threads and executors started inside it) or ``SessionScopeCheck.enabled = False``.
 """
 
 from __future__ import annotations
@@ -41,13 +43,16 @@ from .addresses import AddressBook, addresses_for
 from .errors import AAConfigurationError, ScopeViolationError, SessionCostError
 from .execution import CALLTYPE_BATCH, CALLTYPE_SINGLE, EXECTYPE_DEFAULT, EXECUTE_SELECTOR, Call, decode_execute
 from .hexutil import BytesLike, to_address, to_bytes, uint
-from .sessions import ACTION_CONFIG_ABI, ParamCondition, Session, decode_use_signature
+from .limits import DEFAULT_MAX_AGE, FAIL_CLOSED, OnChainLimits, OnUnreadable
+from .sessions import ACTION_CONFIG_ABI, ActionData, ParamCondition, Session, decode_use_signature
 from .user_operation import UserOperation
 
 if TYPE_CHECKING:
     import pluggy
 
+    from ..signature import Signature
     from ..signer import SignRequest
+    from .rpc import NodeClient
 
 # SmartSession's fallback action: any target (address(1)) and any selector (0x00000001).
 FALLBACK_TARGET = "0x0000000000000000000000000000000000000001"
@@ -64,6 +69,7 @@ class GrantedScope:
     addresses: AddressBook
     account: str | None = None  # None: any account that enabled this permission
     max_cost_wei: int | None = None  # None: DEFAULT_SESSION_MAX_COST_WEI
+    limits: OnChainLimits = OnChainLimits(None)  # where its on-chain limits are read (no node: fail closed)
 
     @property
     def permission_id(self) -> bytes:
@@ -79,6 +85,26 @@ class ScopeRegistry:
         # every key ever registered (lowercase), kept after its permissions are unregistered: a revoked
         # session key still signs nothing but checked session ops. Read on every signature: kept, not rebuilt.
         self._session_keys: frozenset[str] = frozenset()
+        # one limits reader per (node, on_unreadable, max_age): sessions read through one node share its cache
+        self._limits: dict[tuple[int, str, float], tuple[NodeClient | None, OnChainLimits]] = {}
+
+    def limits_for(
+        self, node: NodeClient | None, on_unreadable: OnUnreadable = FAIL_CLOSED, max_age: float = DEFAULT_MAX_AGE
+    ) -> OnChainLimits:
+        """The shared reader of on-chain limits through ``node`` (None: no node, nothing can be read)."""
+        key = (id(node), on_unreadable, max_age)
+        with self._lock:
+            known = self._limits.get(key)
+            if known is None:
+                known = self._limits[key] = (node, OnChainLimits(node, max_age=max_age, on_unreadable=on_unreadable))
+            return known[1]
+
+    def invalidate_limits(self, account: str) -> None:
+        """An op of ``account`` was signed: what was read of its limits is stale."""
+        with self._lock:
+            readers = [reader for _, reader in self._limits.values()]
+        for reader in readers:
+            reader.invalidate(account)
 
     def register(
         self,
@@ -87,9 +113,14 @@ class ScopeRegistry:
         account: str | None = None,
         addresses: AddressBook | None = None,
         max_cost_wei: int | None = None,
+        node: NodeClient | None = None,
+        on_unreadable: OnUnreadable = FAIL_CLOSED,
+        limits_max_age: float = DEFAULT_MAX_AGE,
     ) -> bytes:
         """Register (or replace) ``session``; ``max_cost_wei`` bounds what each of its ops may cost (default:
-        ``DEFAULT_SESSION_MAX_COST_WEI``)."""
+        ``DEFAULT_SESSION_MAX_COST_WEI``). ``node`` is where its on-chain limits are read (re-read when a read is
+        older than ``limits_max_age`` seconds); ``on_unreadable`` says what to do when they cannot be read (no
+        node, node down): ``"closed"`` refuses the op (default), ``"open"`` signs it with a warning."""
         if addresses is not None:
             book = addresses
         else:
@@ -97,7 +128,8 @@ class ScopeRegistry:
         _check_policies_known(session, book)
         if max_cost_wei is not None:
             uint(max_cost_wei, 256, "max_cost_wei")
-        scope = GrantedScope(session, book, to_address(account) if account else None, max_cost_wei)
+        limits = self.limits_for(node, on_unreadable, limits_max_age)
+        scope = GrantedScope(session, book, to_address(account) if account else None, max_cost_wei, limits)
         with self._lock:
             self._scopes[scope.permission_id] = scope
             if session.session_key:
@@ -160,11 +192,18 @@ def register_session(
     account: str | None = None,
     addresses: AddressBook | None = None,
     max_cost_wei: int | None = None,
+    node: NodeClient | None = None,
+    on_unreadable: OnUnreadable = FAIL_CLOSED,
+    limits_max_age: float = DEFAULT_MAX_AGE,
 ) -> bytes:
     """Tell the scope check what ``session`` grants (the session key's process calls this with the Session
-    the granter handed over), and what each of its ops may cost at most (``max_cost_wei``, default
-    ``DEFAULT_SESSION_MAX_COST_WEI``). Returns its permission id."""
-    return SCOPES.register(session, account=account, addresses=addresses, max_cost_wei=max_cost_wei)
+    the granter handed over), what each of its ops may cost at most (``max_cost_wei``, default
+    ``DEFAULT_SESSION_MAX_COST_WEI``), and where its on-chain limits are read (``node``; without one, a Session
+    with usage, value or ERC-20 limits fails closed unless ``on_unreadable="open"``). Returns its permission id."""
+    return SCOPES.register(
+        session, account=account, addresses=addresses, max_cost_wei=max_cost_wei, node=node,
+        on_unreadable=on_unreadable, limits_max_age=limits_max_age,
+    )  # fmt: skip
 
 
 class _Block:
@@ -258,6 +297,21 @@ def _rule_holds(condition: int, value: int, ref: int) -> bool:
     }.get(ParamCondition(condition), True)  # IN_RANGE: left to the chain
 
 
+def match_action(session: Session, call: Call) -> ActionData | None:
+    """The granted action SmartSession checks ``call`` against: its target and selector, else the fallback."""
+    return next(
+        (a for a in session.actions if a.action_target == call.to and a.action_target_selector == call.selector),
+        None,
+    ) or next(
+        (
+            a
+            for a in session.actions
+            if a.action_target == FALLBACK_TARGET and a.action_target_selector == FALLBACK_SELECTOR
+        ),
+        None,
+    )
+
+
 def _describe(index: int, call: Call) -> str:
     return f"call #{index} (to {call.to}, selector 0x{call.selector.hex()}, value {call.value})"
 
@@ -340,17 +394,7 @@ def check_scope(
             raise ScopeViolationError(
                 f"{where}: a session may not call execute on the account itself", call_index=index
             )
-        action = next(
-            (a for a in session.actions if a.action_target == call.to and a.action_target_selector == call.selector),
-            None,
-        ) or next(
-            (
-                a
-                for a in session.actions
-                if a.action_target == FALLBACK_TARGET and a.action_target_selector == FALLBACK_SELECTOR
-            ),
-            None,
-        )
+        action = match_action(session, call)
         if action is None:
             granted = (
                 ", ".join(f"{a.action_target}:0x{a.action_target_selector.hex()}" for a in session.actions) or "nothing"
@@ -495,6 +539,14 @@ class SessionScopeCheck:
                 hint="sign with the session key the permission was granted to",
             )
         check_scope(op, scope, chain_id=chain_id, now=int(self.clock()), max_cost_wei=max_cost_wei)
+        # last, as it reads the node: what the op would consume of the policies' on-chain state
+        scope.limits.check(scope, op.sender, decode_execute(op.call_data).calls)
+
+    @hookimpl
+    def after_sign(self, request: SignRequest, signature: Signature) -> None:
+        """A signed op will consume some of its account's on-chain limits: drop what was read of them."""
+        if request.kind == "user_operation" and isinstance(request.payload, UserOperation):
+            self.registry.invalidate_limits(request.payload.sender)
 
 
 def _per_call_bound(context: Any) -> int | None:

@@ -1,8 +1,9 @@
 """ERC-20 spending limits (ActionPolicyInfo.token_limits) end to end: owner key in LocalStack KMS, session key in
 SoftHSM, the real SmartSession module calling ERC20SpendingLimitPolicy at its canonical address (chain/README.md).
 
-The spent amount is on-chain state: the local scope check does not track it (signers/aa/scope.py), so an op
-beyond the limit passes the local check and is refused by the chain, in the bundler's validation.
+The spent amount is on-chain state: the local scope check reads it through the node (signers/aa/limits.py) and
+refuses an op beyond the limit before signing; sent without the check, the chain refuses it in the bundler's
+validation.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from signers.aa import (
     install_smart_sessions,
     send_session_user_operation,
 )
+from signers.aa.errors import SessionLimitError
 from signers.aa.scope import check_scope
 from signers.audit import AuditTrail
 from signers.signer import Signer
@@ -97,10 +99,11 @@ def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
     assert [p.policy for p in action.action_policies][-1] == policy  # TimeFrame, Sudo, then the spending limit
     assert policy_data(chain, policy, account.address, pid, token) == (LIMIT, 0, 0)
 
-    def send(amount: int) -> None:
+    def send(amount: int, scope_check: bool = True) -> None:
         result = send_session_user_operation(
-            account, session_key, chain.bundler, pid, [Call(token, 0, transfer(recipient, amount))]
-        )
+            account, session_key, chain.bundler, pid, [Call(token, 0, transfer(recipient, amount))],
+            scope_check=scope_check,
+        )  # fmt: skip
         assert result.receipt is not None and result.receipt["success"] is True
 
     send(60)
@@ -110,7 +113,7 @@ def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
     assert (balance_of(chain, token, account.address), balance_of(chain, token, recipient)) == (400, 100)
     assert policy_data(chain, policy, account.address, pid, token) == (LIMIT, LIMIT, 0)
 
-    # one more unit: the local scope check knows the grant but not what was spent, so it lets the op through ...
+    # one more unit: the grant alone (check_scope) does not know what was spent and lets the op through ...
     scope = SCOPES.get(pid)
     assert scope is not None
     validation = account.session_validation(pid)
@@ -121,10 +124,13 @@ def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
         signature=validation.stub,
     )
     check_scope(draft, scope, chain_id=chain.chain_id)  # does not raise
-    # ... and SmartSession refuses it in validation: the policy answers VALIDATION_FAILED, SmartSession reverts
-    # (AA23), already in the bundler's gas estimation, so the session key never signs it
-    with pytest.raises(UserOperationRejectedError) as rejected:
+    # ... the limits read through the node refuse it before signing (tests/e2e/test_limits_onchain.py) ...
+    with pytest.raises(SessionLimitError, match="limit 100 token units, 100 used, 0 left"):
         send(1)
+    # ... and without the local check SmartSession refuses it in validation: the policy answers VALIDATION_FAILED,
+    # SmartSession reverts (AA23), already in the bundler's gas estimation, so the session key never signs it
+    with pytest.raises(UserOperationRejectedError) as rejected:
+        send(1, scope_check=False)
     assert rejected.value.aa_code == "AA23"
     # the revert data is SmartSession's PolicyViolation(bytes32 permissionId, address policy), naming this policy
     violation = selector("PolicyViolation(bytes32,address)") + encode(["bytes32", "address"], [pid, policy])

@@ -1,0 +1,296 @@
+"""On-chain limits known before signing: what a session op would consume of its policies' state on the chain.
+
+SmartSession's limit policies keep state the client cannot know by itself: how many uses a UsageLimitPolicy has
+counted, how much native value a ValueLimitPolicy has let through, how much of each token an
+ERC20SpendingLimitPolicy has seen spent or approved. ``OnChainLimits`` reads that state through the node, adds
+what the op would consume (per policy and config, as SmartSession would call the policies), and refuses an op that
+would pass a limit with ``SessionLimitError``, naming the policy, the limit and what is left, before any key is
+used. The scope check (``SessionScopeCheck``) calls it for every session op of a Session registered with a node.
+
+Where the state lives (erc7579/smartsessions ``f5aaf86``, and the local chain's stand-ins, same layout):
+
+* config ids: a userOp policy's is ``keccak(account ‖ permissionId)``, an action policy's is
+  ``keccak(account ‖ keccak(permissionId ‖ keccak(target ‖ selector)))`` (IdLib);
+* UsageLimitPolicy: slot-0 mapping ``[configId][multiplexer][account] -> (uint128 limit, uint128 used)``, one word;
+* ValueLimitPolicy: slot-0 mapping ``[configId][multiplexer][account] -> (uint256 limit, uint256 used)``, two words;
+* ERC20SpendingLimitPolicy: ``getPolicyData(configId, multiplexer, token, account) -> (limit, spent, approved)``,
+  a view function (it reverts for a token the config does not name: limit 0).
+
+The first two are read with ``eth_getStorageAt``: their public getters are named differently in the deployed
+build (``usageLimitConfigs`` / ``valueLimitConfigs``) and in the local chain's stand-ins, their storage is the same.
+
+Reads are cached for ``max_age`` seconds (default 2 s), and the cache of an account is dropped as soon as one of
+its ops is signed (``invalidate``), so the next op re-reads what that op consumed. An op signed by another process
+is seen once the cached read is older than ``max_age``. Ops signed here but not yet included are not counted: the
+flows wait for each receipt by default; a caller with several ops of one session in flight lets the chain refuse
+the one past the limit (AA23).
+
+If the node cannot be read (or the Session was registered without one) the check fails closed by default
+(``LimitsUnavailableError``), or open when registered with ``on_unreadable="open"``: a warning says the op is
+signed without the limit check and the chain still enforces it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector, keccak
+
+from .errors import (
+    ContractCallError,
+    LimitsUnavailableError,
+    RpcUnavailableError,
+    ScopeViolationError,
+    SessionLimitError,
+)
+from .execution import Call
+from .hexutil import to_bytes
+
+if TYPE_CHECKING:
+    from .rpc import NodeClient
+    from .scope import GrantedScope
+
+log = logging.getLogger("signers.aa.limits")
+
+OnUnreadable = Literal["closed", "open"]
+FAIL_CLOSED: OnUnreadable = "closed"
+FAIL_OPEN: OnUnreadable = "open"
+DEFAULT_MAX_AGE = 2.0  # seconds a read may serve before the check reads again
+
+GET_POLICY_DATA = function_signature_to_4byte_selector("getPolicyData(bytes32,address,address,address)")
+TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
+TRANSFER_FROM = function_signature_to_4byte_selector("transferFrom(address,address,uint256)")
+APPROVE = function_signature_to_4byte_selector("approve(address,uint256)")
+INCREASE_ALLOWANCE = function_signature_to_4byte_selector("increaseAllowance(address,uint256)")
+
+USAGE, VALUE, ERC20 = "UsageLimitPolicy", "ValueLimitPolicy", "ERC20SpendingLimitPolicy"
+
+
+def _word(value: int | bytes | str) -> bytes:
+    if isinstance(value, int):
+        return value.to_bytes(32, "big")
+    raw = to_bytes(value)
+    return raw.rjust(32, b"\x00")
+
+
+def user_op_config_id(account: str, permission_id: bytes) -> bytes:
+    """SmartSession's config id of a userOp policy (IdLib.toConfigId(UserOpPolicyId, account))."""
+    return keccak(to_bytes(account) + permission_id)
+
+
+def action_config_id(account: str, permission_id: bytes, target: str, selector: bytes) -> bytes:
+    """SmartSession's config id of an action policy (IdLib.toConfigId(PermissionId, ActionId, account))."""
+    return keccak(to_bytes(account) + keccak(permission_id + keccak(to_bytes(target) + selector)))
+
+
+def mapping_slot(config_id: bytes, multiplexer: str, account: str, base: int = 0) -> int:
+    """The storage slot of ``mapping[configId][multiplexer][account]`` declared at slot ``base``."""
+    slot = keccak(config_id + _word(base))
+    slot = keccak(_word(multiplexer) + slot)
+    return int.from_bytes(keccak(_word(account) + slot), "big")
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What an op would take from one policy config: ``amount`` of it, for ``what`` (named in refusals)."""
+
+    policy_name: str
+    policy: str
+    config_id: bytes
+    token: str | None  # ERC-20 only
+    amount: int
+    what: str
+
+
+@dataclass(frozen=True)
+class LimitState:
+    limit: int
+    used: int  # ERC-20: spent + approved
+
+    @property
+    def left(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+def _erc20_amount(call: Call, account: str, where: str, index: int) -> int:
+    """What one call spends or approves of its token under ERC20SpendingLimitPolicy; a call the policy refuses
+    whatever the state (native value, another selector, short data) is refused here too."""
+    if call.value != 0:
+        raise SessionLimitError(
+            f"{where}: ERC20SpendingLimitPolicy refuses native value on a token call", call_index=index
+        )
+    args = call.data[4:]
+    try:
+        if call.selector in (TRANSFER, APPROVE, INCREASE_ALLOWANCE):
+            _, amount = decode(["address", "uint256"], args)
+        elif call.selector == TRANSFER_FROM:
+            _, to, amount = decode(["address", "address", "uint256"], args)
+            if to.lower() == account.lower():
+                amount = 0  # tokens coming in spend nothing
+        else:
+            raise SessionLimitError(
+                f"{where}: ERC20SpendingLimitPolicy allows transfer, transferFrom, approve and increaseAllowance only",
+                call_index=index,
+            )
+    except SessionLimitError:
+        raise
+    except Exception:  # eth_abi's several error types for short data
+        raise SessionLimitError(f"{where}: the token call's arguments cannot be decoded", call_index=index) from None
+    return int(amount)
+
+
+def demands(scope: GrantedScope, account: str, calls: Sequence[Call]) -> list[Demand]:
+    """Everything the op (``calls`` from ``account``) would take from the session's limit policies, summed per
+    policy config (and token), in the order SmartSession checks them."""
+    from .scope import _describe, match_action
+
+    session, book = scope.session, scope.addresses
+    pid = scope.permission_id
+    totals: dict[tuple[str, bytes, str | None], Demand] = {}
+
+    def add(name: str, policy: str, config_id: bytes, token: str | None, amount: int, what: str) -> None:
+        key = (policy, config_id, token)
+        known = totals.get(key)
+        totals[key] = Demand(name, policy, config_id, token, amount + (known.amount if known else 0), what)
+
+    op_config = user_op_config_id(account, pid)
+    for policy in session.user_op_policies:
+        if policy.policy == book.usage_limit_policy:
+            add(USAGE, policy.policy, op_config, None, 1, "the session's ops")
+        elif policy.policy == book.value_limit_policy:
+            add(VALUE, policy.policy, op_config, None, sum(c.value for c in calls), "the session's value")
+    for index, call in enumerate(calls):
+        action = match_action(session, call)
+        if action is None:
+            continue  # the local scope check refuses it
+        config = action_config_id(account, pid, action.action_target, action.action_target_selector)
+        what = f"action {action.action_target}:0x{action.action_target_selector.hex()}"
+        for policy in action.action_policies:
+            if policy.policy == book.usage_limit_policy:
+                add(USAGE, policy.policy, config, None, 1, what)
+            elif policy.policy == book.value_limit_policy:
+                add(VALUE, policy.policy, config, None, call.value, what)
+            elif policy.policy == book.erc20_spending_limit_policy:
+                amount = _erc20_amount(call, account, _describe(index, call), index)
+                add(ERC20, policy.policy, config, call.to, amount, f"{what}, token {call.to}")
+    return list(totals.values())
+
+
+class OnChainLimits:
+    """Reads (and briefly caches) the limit policies' state through ``node`` and refuses an op past a limit.
+
+    ``node`` None: nothing can be read, so a session with limits fails closed (or open, as configured)."""
+
+    def __init__(
+        self,
+        node: NodeClient | None,
+        *,
+        max_age: float = DEFAULT_MAX_AGE,
+        on_unreadable: OnUnreadable = FAIL_CLOSED,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if on_unreadable not in (FAIL_CLOSED, FAIL_OPEN):
+            raise ScopeViolationError(
+                "on_unreadable must be 'closed' or 'open'", hint="leave it out to fail closed (the default)"
+            )
+        if max_age < 0:
+            raise ScopeViolationError("max_age must be >= 0 seconds", hint="0 reads the chain before every signature")
+        self.node = node
+        self.max_age = max_age
+        self.on_unreadable = on_unreadable
+        self.clock = clock
+        self.reads = 0  # node reads made (a figure for tests and metrics)
+        self._lock = threading.Lock()
+        # (account lowercase, policy, config id, token) -> (read at, state)
+        self._cache: dict[tuple[str, str, bytes, str | None], tuple[float, LimitState]] = {}
+
+    def __repr__(self) -> str:
+        return f"OnChainLimits(node={self.node!r}, max_age={self.max_age}, on_unreadable={self.on_unreadable!r})"
+
+    def invalidate(self, account: str) -> None:
+        """Forget what was read for ``account``: one of its ops was signed and will consume some of it."""
+        who = account.lower()
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == who]:
+                del self._cache[key]
+
+    def check(self, scope: GrantedScope, account: str, calls: Sequence[Call]) -> None:
+        """Raise SessionLimitError if the op would pass a limit, LimitsUnavailableError if the state cannot be
+        read and the check fails closed."""
+        wanted = demands(scope, account, calls)
+        if not wanted:
+            return
+        pid = "0x" + scope.permission_id.hex()
+        names = ", ".join(sorted({d.policy_name for d in wanted}))
+        if self.node is None:
+            self._unreadable(
+                f"session {pid} has on-chain limits ({names}) and was registered without a node to read them"
+            )
+            return
+        for demand in wanted:
+            try:
+                state = self._state(scope, account, demand)
+            except RpcUnavailableError as error:
+                self._unreadable(f"session {pid}: the {demand.policy_name} state cannot be read ({error.message})")
+                return
+            if state.used + demand.amount > state.limit:
+                unit = (
+                    "uses" if demand.policy_name == USAGE else "wei" if demand.policy_name == VALUE else "token units"
+                )
+                raise SessionLimitError(
+                    f"session {pid}: {demand.policy_name} ({demand.policy}) on {demand.what}: limit {state.limit} "
+                    f"{unit}, {state.used} used, {state.left} left; this op needs {demand.amount}; nothing was signed"
+                )
+
+    def _unreadable(self, why: str) -> None:
+        if self.on_unreadable == FAIL_OPEN:
+            log.warning(
+                "%s: failing open (on_unreadable='open'): signed without the limit check, the chain enforces it", why
+            )
+            return
+        raise LimitsUnavailableError(f"{why}: failing closed (on_unreadable='closed'), nothing was signed")
+
+    def _state(self, scope: GrantedScope, account: str, demand: Demand) -> LimitState:
+        key = (account.lower(), demand.policy, demand.config_id, demand.token)
+        now = self.clock()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and now - cached[0] <= self.max_age:
+            return cached[1]
+        state = self._read(scope.addresses.smart_sessions, account, demand)
+        with self._lock:
+            self._cache[key] = (now, state)
+        return state
+
+    def _read(self, multiplexer: str, account: str, demand: Demand) -> LimitState:
+        assert self.node is not None
+        self.reads += 1
+        if demand.policy_name == ERC20:
+            assert demand.token is not None
+            data = GET_POLICY_DATA + encode(
+                ["bytes32", "address", "address", "address"], [demand.config_id, multiplexer, demand.token, account]
+            )
+            try:
+                limit, spent, approved = decode(["uint256", "uint256", "uint256"], self.node.call(demand.policy, data))
+            except ContractCallError:
+                return LimitState(0, 0)  # reverted: a token the config does not name, nothing may be spent
+            return LimitState(int(limit), int(spent) + int(approved))
+        slot = mapping_slot(demand.config_id, multiplexer, account)
+        if demand.policy_name == USAGE:
+            word = self._storage(demand.policy, slot)
+            return LimitState(word & ((1 << 128) - 1), word >> 128)  # packed (uint128 limit, uint128 used)
+        return LimitState(self._storage(demand.policy, slot), self._storage(demand.policy, slot + 1))
+
+    def _storage(self, address: str, slot: int) -> int:
+        assert self.node is not None
+        try:
+            result = self.node.request("eth_getStorageAt", [address, hex(slot), "latest"])
+        except ContractCallError as error:  # a node that refuses the method: as good as unreachable here
+            raise RpcUnavailableError(f"eth_getStorageAt: {error.message}") from None
+        return int.from_bytes(to_bytes(result, "eth_getStorageAt result"), "big")

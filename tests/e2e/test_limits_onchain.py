@@ -1,0 +1,247 @@
+"""On-chain limits known before signing (issue 14, item 2), on the local chain: the owner key in LocalStack KMS, session
+keys in SoftHSM, the real SmartSession module calling the policies at their canonical addresses.
+
+The scope check reads UsageLimitPolicy's count, ValueLimitPolicy's spent value and ERC20SpendingLimitPolicy's spent
+amount through the node, and refuses the op past a limit before the session key signs: the audit trail shows the
+refusal and no signature, and the chain state shows the limit untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector as selector
+from eth_utils import to_checksum_address
+
+from demo.onchain import INCREMENT, Chain
+from signers.aa import (
+    ActionPolicyInfo,
+    Call,
+    CreateSessionDataParams,
+    NexusAccount,
+    NodeClient,
+    ScopeRegistry,
+    SessionScopeCheck,
+    TokenLimit,
+    UserOperation,
+    grant_permission,
+    install_smart_sessions,
+    send_session_user_operation,
+)
+from signers.aa.errors import LimitsUnavailableError, SessionLimitError
+from signers.aa.limits import action_config_id, mapping_slot
+from signers.audit import AuditTrail
+from signers.signer import Signer
+
+INCREMENT_PAYABLE = selector("incrementPayable()")
+TRANSFER = selector("transfer(address,uint256)")
+
+
+def grant(chain: Chain, account: NexusAccount, owner: Signer, key: Signer, *infos: ActionPolicyInfo) -> bytes:
+    installed = install_smart_sessions(account, owner, chain.bundler)
+    assert installed.receipt is not None and installed.receipt["success"] is True
+    granted = grant_permission(account, owner, chain.bundler, CreateSessionDataParams(key.address, infos))
+    assert granted.receipt is not None and granted.receipt["success"] is True
+    (pid,) = granted.permission_ids
+    return pid
+
+
+def draft(account: NexusAccount, pid: bytes, calls: list[Call]) -> UserOperation:
+    """The session op the flows would price and sign next (no gas yet: the limit check does not need it)."""
+    validation = account.session_validation(pid)
+    return UserOperation(
+        sender=account.address,
+        nonce=account.get_nonce(validation.validator),
+        call_data=account.encode_calls(calls),
+        signature=validation.stub,
+    )
+
+
+def signed_by(audit: AuditTrail, key: Signer) -> int:
+    return len(audit.entries(address=key.address, outcome="signed"))
+
+
+def test_usage_limit_three_the_fourth_op_is_refused_before_signing(
+    chain: Chain,
+    account: NexusAccount,
+    owner: Signer,
+    session_keys: Callable[[], Signer],
+    counter: str,
+    audit: AuditTrail,
+) -> None:
+    key = session_keys()
+    pid = grant(chain, account, owner, key, ActionPolicyInfo(counter, INCREMENT, usage_limit=3))
+    for n in range(1, 4):
+        result = send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+        assert result.receipt is not None and result.receipt["success"] is True
+        assert chain.counter_value(counter) == n
+    # what the check reads is what the chain holds: 3 of 3 used (an independent read of the policy's slot)
+    slot = mapping_slot(action_config_id(account.address, pid, counter, INCREMENT), chain.book.smart_sessions,
+                        account.address)  # fmt: skip
+    word = int(chain.node.request("eth_getStorageAt", [chain.book.usage_limit_policy, hex(slot), "latest"]), 16)
+    assert (word & (2**128 - 1), word >> 128) == (3, 3)
+
+    with pytest.raises(SessionLimitError) as refused:
+        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+    message = str(refused.value)
+    assert "UsageLimitPolicy" in message and chain.book.usage_limit_policy in message
+    assert "limit 3 uses, 3 used, 0 left" in message and "nothing was signed" in message
+    assert chain.counter_value(counter) == 3
+    assert signed_by(audit, key) == 3  # the key signed the three ops, not the fourth
+    refusals = audit.entries(address=key.address, outcome="refused")
+    assert refusals and "SessionLimitError" in (refusals[-1].reason or "")
+
+
+def test_value_limit_the_op_past_it_is_refused_before_signing(
+    chain: Chain,
+    account: NexusAccount,
+    owner: Signer,
+    session_keys: Callable[[], Signer],
+    counter: str,
+    audit: AuditTrail,
+) -> None:
+    key = session_keys()
+    pid = grant(chain, account, owner, key, ActionPolicyInfo(counter, INCREMENT_PAYABLE, value_limit=100))
+    for value in (60, 40):
+        result = send_session_user_operation(
+            account, key, chain.bundler, pid, [Call(counter, value, INCREMENT_PAYABLE)]
+        )
+        assert result.receipt is not None and result.receipt["success"] is True
+    assert chain.node.get_balance(counter) == 100
+
+    # 1 wei is within the grant's own bound (the local check alone would let it through) but past what is left
+    with pytest.raises(SessionLimitError) as refused:
+        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 1, INCREMENT_PAYABLE)])
+    message = str(refused.value)
+    assert "ValueLimitPolicy" in message and "limit 100 wei, 100 used, 0 left; this op needs 1" in message
+    assert chain.node.get_balance(counter) == 100
+    assert signed_by(audit, key) == 2
+
+
+def test_erc20_spending_limit_the_transfer_past_it_is_refused_before_signing(
+    chain: Chain,
+    chain_stack: Any,
+    account: NexusAccount,
+    owner: Signer,
+    session_keys: Callable[[], Signer],
+    audit: AuditTrail,
+) -> None:
+    token = chain_stack.test_token
+    recipient = to_checksum_address(os.urandom(20))
+    chain.transact({"to": token, "data": "0x" + (selector("mint(address,uint256)") + encode(
+        ["address", "uint256"], [account.address, 500])).hex()})  # fmt: skip
+    key = session_keys()
+    pid = grant(chain, account, owner, key, ActionPolicyInfo(token, TRANSFER, token_limits=[TokenLimit(token, 100)]))
+
+    def transfer(amount: int) -> Call:
+        return Call(token, 0, TRANSFER + encode(["address", "uint256"], [recipient, amount]))
+
+    for amount in (60, 30):
+        result = send_session_user_operation(account, key, chain.bundler, pid, [transfer(amount)])
+        assert result.receipt is not None and result.receipt["success"] is True
+    with pytest.raises(SessionLimitError) as refused:
+        send_session_user_operation(account, key, chain.bundler, pid, [transfer(11)])
+    message = str(refused.value)
+    assert "ERC20SpendingLimitPolicy" in message and f"token {token}" in message
+    assert "limit 100 token units, 90 used, 10 left; this op needs 11" in message
+    # what is left still goes through
+    result = send_session_user_operation(account, key, chain.bundler, pid, [transfer(10)])
+    assert result.receipt is not None and result.receipt["success"] is True
+    (balance,) = decode(
+        ["uint256"], chain.node.call(token, selector("balanceOf(address)") + encode(["address"], [recipient]))
+    )
+    assert balance == 100
+    assert signed_by(audit, key) == 3
+
+
+def test_another_signers_ops_are_seen_once_the_cache_is_older_than_its_bound(
+    chain: Chain,
+    account: NexusAccount,
+    owner: Signer,
+    session_keys: Callable[[], Signer],
+    counter: str,
+) -> None:
+    """A check with a registry (and cache) of its own stands for another process: ops signed here do not invalidate
+    its cache. Within its bound (``limits_max_age``) it serves its read; past it, it reads again and refuses."""
+    key = session_keys()
+    pid = grant(chain, account, owner, key, ActionPolicyInfo(counter, INCREMENT, usage_limit=2))
+    other = ScopeRegistry()
+    other.register(chain_session(pid), account=account.address, addresses=chain.book, node=chain.node,
+                   limits_max_age=5.0)  # fmt: skip
+    scope = other.get(pid)
+    assert scope is not None
+    now = [1000.0]
+    scope.limits.clock = lambda: now[0]
+    check = SessionScopeCheck(other)
+    op = draft(account, pid, [Call(counter, 0, INCREMENT)])
+
+    check.check(op, chain.chain_id, signer=key.address)  # reads: 0 of 2 used
+    assert scope.limits.reads == 1
+    for _ in range(2):  # this process uses the limit up
+        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+    now[0] += 4.0  # within the bound: the cached read serves (the chain would still refuse the op: AA23)
+    check.check(op, chain.chain_id, signer=key.address)
+    assert scope.limits.reads == 1
+    now[0] += 2.0  # older than the bound: read again before signing, and refuse
+    with pytest.raises(SessionLimitError, match="limit 2 uses, 2 used, 0 left"):
+        check.check(op, chain.chain_id, signer=key.address)
+    assert scope.limits.reads == 2
+    # and the op through the flows (this process's registry: its cache was dropped by its own ops)
+    with pytest.raises(SessionLimitError):
+        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+    assert chain.counter_value(counter) == 2
+
+
+def chain_session(pid: bytes) -> Any:
+    from signers.aa import SCOPES
+
+    scope = SCOPES.get(pid)
+    assert scope is not None
+    return scope.session
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_node_down_or_missing_fails_closed_by_default_and_open_when_configured(
+    chain: Chain,
+    account: NexusAccount,
+    owner: Signer,
+    session_keys: Callable[[], Signer],
+    counter: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key = session_keys()
+    pid = grant(chain, account, owner, key, ActionPolicyInfo(counter, INCREMENT, usage_limit=5))
+    session = chain_session(pid)
+    op = draft(account, pid, [Call(counter, 0, INCREMENT)])
+    down = NodeClient(f"http://127.0.0.1:{closed_port()}", timeout=2.0)
+    try:
+        closed = ScopeRegistry()
+        closed.register(session, account=account.address, addresses=chain.book, node=down)
+        with pytest.raises(LimitsUnavailableError) as unreadable:
+            SessionScopeCheck(closed).check(op, chain.chain_id, signer=key.address)
+        assert "UsageLimitPolicy state cannot be read" in str(unreadable.value)
+        assert "failing closed (on_unreadable='closed')" in str(unreadable.value)
+
+        missing = ScopeRegistry()
+        missing.register(session, account=account.address, addresses=chain.book)
+        with pytest.raises(LimitsUnavailableError, match="registered without a node to read them: failing closed"):
+            SessionScopeCheck(missing).check(op, chain.chain_id, signer=key.address)
+
+        opened = ScopeRegistry()
+        opened.register(session, account=account.address, addresses=chain.book, node=down, on_unreadable="open")
+        with caplog.at_level(logging.WARNING, logger="signers.aa.limits"):
+            SessionScopeCheck(opened).check(op, chain.chain_id, signer=key.address)  # signs, with a warning
+        assert "failing open (on_unreadable='open')" in caplog.text
+    finally:
+        down.close()
