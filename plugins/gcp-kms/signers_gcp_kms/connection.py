@@ -53,7 +53,7 @@ def check_seconds(name: str, value: object) -> float:
         seconds = math.nan
     if isinstance(value, bool) or not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
         raise ConfigurationError(
-            f"gcp-kms: {name} is not a usable number of seconds",  # the value is not quoted: it may be anything
+            f"gcp-kms: {name}={value!r} is not a usable number of seconds",
             hint=f"give a finite {name} above 0 and at most {MAX_SECONDS:g} s "
             f"(defaults: timeout={DEFAULT_TIMEOUT:g}, deadline={DEFAULT_DEADLINE:g})",
         )
