@@ -2,6 +2,4 @@
 
 from signers.testing.softhsm import PrivateToken, SoftHSMSetupError, private_token
 
-from . import REPO_STATE as REPO_STATE
-
 __all__ = ["PrivateToken", "SoftHSMSetupError", "private_token"]

@@ -1,5 +1,7 @@
-"""Fixtures shared by every test folder. Each service's fixtures live in tests/fixtures/<service>.py and start
-the real service on first use (session scope): a missing service is a failure, never a skip.
+"""Fixtures shared by every test folder. The services come from the signers.testing pytest plugin (the one users
+install with signers[testing]); tests/fixtures/<service>.py gives them the names these tests use, plus this
+repository's helpers. Each starts the real service on first use (session scope): a missing service is a
+failure, never a skip.
 
 Every test that uses a service fixture (directly or through another fixture) is marked ``service`` here, in
 one place, so ``make unit`` (``pytest -m "not service"``) runs all the others without starting anything."""
@@ -15,10 +17,19 @@ pytest_plugins = [
     "tests.fixtures.chain",
 ]
 
-# fixtures that start (or reach) a real service: LocalStack, SoftHSM, the emulator, the chain stack, Node
-# with the SDK, PostgreSQL, the signing service
+# fixtures that start (or reach) a real service: the plugin's (LocalStack, SoftHSM, the emulator, the chain stack,
+# PostgreSQL) and this repository's (Node with the SDK, the audit tests' cluster, the signing service)
 SERVICE_FIXTURES = frozenset(
-    {"localstack", "softhsm", "gcp_kms_emulator", "chain_stack", "sdk", "postgres", "signers_server"}
+    {
+        "localstack_kms",
+        "softhsm_token",
+        "gcp_kms_emulator",
+        "aa_chain",
+        "postgres",
+        "sdk",
+        "cluster",
+        "signers_server",
+    }
 )
 
 

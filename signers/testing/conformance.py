@@ -1,13 +1,26 @@
-"""The backend conformance suite: every signing surface of a Signer, each checked by recovering the signature
-with eth-account (an independent implementation) to the signer's address.
+"""The backend conformance kit: every signing surface of a Signer on a key of your backend, each checked by
+recovering the signature with eth-account (an independent implementation) to the signer's address.
 
-Each backend's tests run it on a key of that backend:
+A backend author provides a ``signer`` fixture and subclasses ``SignerConformance``; pytest runs the rest:
 
-    @pytest.mark.parametrize("surface", SURFACES, ids=SURFACE_IDS)
-    def test_every_surface_recovers(signer, surface):
-        surface(signer)
+    import pytest, signers
+    from signers.testing.conformance import SignerConformance
 
-and the async twins with ASYNC_SURFACES.
+    @pytest.fixture(scope="module")
+    def signer():
+        with signers.load_signer("my-scheme://my-key") as loaded:
+            yield loaded
+
+    class TestMyBackend(SignerConformance):
+        pass
+
+That runs: raw digests (both low-s paths), EIP-191 text and bytes, EIP-712, every transaction type eth-account
+serialises (legacy, EIP-2930, EIP-1559, EIP-7702 with an authorization list), an EIP-7702 authorization, an
+ERC-4337 v0.7 UserOperation, the ``a``-prefixed async twin of each, and bad digests (wrong length, not bytes)
+refused with InvalidDigestError before the key is used. Override ``async_signer`` when the async client needs
+its own event loop (function scope). The surfaces are also plain functions (SURFACES, ASYNC_SURFACES) for a
+suite of your own shape. Async tests need pytest-asyncio (``signers[testing]`` brings it) in auto mode or
+``asyncio_mode = "auto"``; the class marks its async tests itself.
 """
 
 from __future__ import annotations
@@ -16,12 +29,14 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 from eth_utils import to_checksum_address
 
 from signers import Signer
 from signers.aa.user_operation import UserOperation, user_operation_hash
+from signers.errors import InvalidDigestError
 from signers.hashing import personal_sign_hash
 from signers.signature import HALF_N
 
@@ -170,3 +185,41 @@ ASYNC_SURFACES: list[Callable[[Signer], Awaitable[None]]] = [
     auser_operation,
 ]
 ASYNC_SURFACE_IDS = [f.__name__ for f in ASYNC_SURFACES]
+
+
+# not 32 bytes, or not bytes at all: refused by the core before any backend call
+BAD_DIGESTS: list[Any] = [b"", b"\x00" * 31, b"\x00" * 33, "00" * 32, bytearray(32)[:31], 0, None]
+BAD_DIGEST_IDS = ["empty", "31-bytes", "33-bytes", "hex-text", "short-bytearray", "int", "none"]
+
+
+class SignerConformance:
+    """Every signing surface, sync and async, plus bad digests, against ``signer`` (a fixture you provide)."""
+
+    @pytest.fixture
+    def async_signer(self, signer: Signer) -> Signer:
+        """The signer the async surfaces use; the same one unless a subclass overrides this fixture."""
+        return signer
+
+    @pytest.mark.parametrize("surface", SURFACES, ids=SURFACE_IDS)
+    def test_every_surface_recovers(self, signer: Signer, surface: Callable[[Signer], None]) -> None:
+        surface(signer)
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("surface", ASYNC_SURFACES, ids=ASYNC_SURFACE_IDS)
+    async def test_every_async_surface_recovers(
+        self, async_signer: Signer, surface: Callable[[Signer], Awaitable[None]]
+    ) -> None:
+        await surface(async_signer)
+
+    @pytest.mark.parametrize("bad", BAD_DIGESTS, ids=BAD_DIGEST_IDS)
+    def test_bad_digest_is_refused(self, signer: Signer, bad: Any) -> None:
+        with pytest.raises(InvalidDigestError) as refused:
+            signer.sign_digest(bad)
+        assert refused.value.hint  # says what to pass instead
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("bad", BAD_DIGESTS, ids=BAD_DIGEST_IDS)
+    async def test_bad_digest_is_refused_async(self, async_signer: Signer, bad: Any) -> None:
+        with pytest.raises(InvalidDigestError) as refused:
+            await async_signer.asign_digest(bad)
+        assert refused.value.hint

@@ -1,14 +1,15 @@
-"""A private SoftHSM2 configuration and token for this repository (standard library only).
+"""SoftHSM2 for tests: a private configuration (never the system one) and tokens on it.
 
-    softhsm/install            installs SoftHSM2 if missing, then runs this file
-    python softhsm/tokens.py   creates .state/softhsm/{softhsm2.conf,tokens/,user.pin} and the token
-                               "signers-dev" if missing, and prints the environment to use
+    with private_token(directory, "label", "PIN_VARIABLE") as token:
+        uri = token.generate_key()          # a pkcs11: URI of a key generated on the device
 
-The system-wide SoftHSM configuration (/etc/softhsm) is never read or written: ``SOFTHSM2_CONF`` points at a
-config whose token directory is inside the repository's ignored ``.state/`` folder. The user PIN is made
-once at random and kept in ``.state/softhsm/user.pin`` (mode 0600); URIs name it with
-``pin-source=file:...``, so it is never printed. The test fixtures (tests/fixtures/softhsm.py) use the same
-functions with their own directory per test run.
+    python -m signers.testing.softhsm   the repository's long-lived dev token "signers-dev" under
+                                        <state>/softhsm (made if missing); prints the environment to use
+
+``SOFTHSM2_CONF`` points at a config whose token directory is inside the given folder. For ``private_token``
+the PINs are random and live only in the environment variable named (URIs say ``pin-source=env:...``), and
+the folder is removed at the end. The dev token keeps its PIN in ``<state>/softhsm/user.pin`` (mode 0600),
+named by ``pin-source=file:...``. Generating keys needs signers-pkcs11 (``pip install signers-pkcs11``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ import secrets
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".state" / "softhsm"
+from .config import MissingDependency, state_dir
+
 DEV_TOKEN = "signers-dev"
 
 # Where distributions put the module; the first that exists wins (PKCS11_MODULE overrides all of them).
@@ -37,8 +41,11 @@ MODULE_CANDIDATES = (
 )
 
 
+INSTALL = "apt-get install -y softhsm2 (Debian/Ubuntu), dnf install softhsm (Fedora), brew install softhsm (macOS)"
+
+
 class SoftHSMSetupError(RuntimeError):
-    """SoftHSM is missing or a token could not be made; the message says what to run."""
+    """A token could not be made; the message says why."""
 
 
 def find_module() -> str:
@@ -52,7 +59,7 @@ def find_module() -> str:
     found = sorted(glob.glob("/usr/lib*/**/libsofthsm2.so", recursive=True))
     if found:
         return found[0]
-    raise SoftHSMSetupError("libsofthsm2.so not found: run softhsm/install (apt-get install softhsm2)")
+    raise MissingDependency(f"libsofthsm2.so (SoftHSM2) is not installed; install it with: {INSTALL}")
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ def prepare(directory: Path, module: str | None = None) -> SoftHSMHome:
     home.token_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(home.directory, 0o700)
     conf = (
-        "# made by softhsm/tokens.py: a private SoftHSM configuration, never the system one\n"
+        "# made by signers.testing.softhsm: a private SoftHSM configuration, never the system one\n"
         f"directories.tokendir = {home.token_dir}/\n"
         "objectstore.backend = file\n"
         "log.level = ERROR\n"
@@ -132,7 +139,7 @@ def read_or_make_pin(path: Path) -> str:
 
 def _run(argv: list[str], env: dict[str, str], secret: bool = False) -> subprocess.CompletedProcess[str]:
     if shutil.which(argv[0]) is None:
-        raise SoftHSMSetupError(f"{argv[0]} not found: run softhsm/install (apt-get install softhsm2)")
+        raise MissingDependency(f"{argv[0]} (SoftHSM2) is not installed; install it with: {INSTALL}")
     result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         shown = argv[:2] if secret else argv  # never echo PINs given as arguments
@@ -140,19 +147,114 @@ def _run(argv: list[str], env: dict[str, str], secret: bool = False) -> subproce
     return result
 
 
-def main() -> int:
+@dataclass
+class PrivateToken:
+    """One initialised token of a private SoftHSM home, and helpers to put keys on it."""
+
+    home: SoftHSMHome
+    label: str
+    pin_env: str
+    so_pin: str = field(repr=False)
+    _count: int = 0
+
+    @property
+    def module(self) -> str:
+        return self.home.module
+
+    @property
+    def pin_source(self) -> str:
+        return f"env:{self.pin_env}"
+
+    def uri(self, object: str | None = None, id: bytes | None = None, pin_source: str | None = None) -> str:
+        """A pkcs11: URI on this token; the module comes from PKCS11_MODULE (set by the fixture)."""
+        path = [f"token={self.label}"]
+        if object is not None:
+            path.append(f"object={object}")
+        if id is not None:
+            path.append("id=" + "".join(f"%{b:02X}" for b in id))
+        return "pkcs11:" + ";".join(path) + f"?pin-source={pin_source or self.pin_source}"
+
+    def new_label(self, prefix: str = "key") -> str:
+        self._count += 1
+        return f"{prefix}-{self._count}"
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """The process's shared, logged-in python-pkcs11 session on this token, under its module lock
+        (the only safe way to touch the token from a test while signers run)."""
+        from signers_pkcs11.module import get_module
+        from signers_pkcs11.uri import Pkcs11URI
+
+        module = get_module(self.module)
+        with module.lock:
+            token = module.find_token(Pkcs11URI(module_path=self.module, token=self.label))
+            yield module.token_session(token).get(self.pin_source)
+
+    def generate_key(self, label: str | None = None, prefix: str = "key") -> str:
+        """A secp256k1 key generated on the device (sign-only, never extractable); returns its URI."""
+        from signers_pkcs11 import keys
+
+        label = label or self.new_label(prefix)
+        with self.session() as session:
+            _, key_id = keys.generate_key(session, label, None, f"token {self.label!r}")
+        return self.uri(object=label, id=key_id)
+
+    def import_key(self, private_key: bytes, label: str | None = None) -> str:
+        """An existing private key stored on the token (reported as once extractable); returns its URI."""
+        from signers_pkcs11 import keys
+
+        label = label or self.new_label("imported")
+        with self.session() as session:
+            _, key_id = keys.import_key(session, label, None, private_key, f"token {self.label!r}")
+        return self.uri(object=label, id=key_id)
+
+    def environ(self) -> dict[str, str]:
+        """The variables a child process (CLI, worker pool) needs to reach this token."""
+        return {**self.home.environ(), self.pin_env: os.environ[self.pin_env]}
+
+
+SoftHSMToken = PrivateToken  # the fixture's type, under the name the tests know
+
+
+@contextmanager
+def private_token(directory: Path, label: str, pin_env: str, module: str | None = None) -> Iterator[PrivateToken]:
+    """A fresh token ``label`` in ``directory`` for the duration of the block (see the module docstring)."""
+    shutil.rmtree(directory, ignore_errors=True)  # leftovers of a killed run go
+    home = prepare(directory, module)
+    saved = {name: os.environ.get(name) for name in (*home.environ(), pin_env)}
+    pin, so_pin = secrets.token_hex(8), secrets.token_hex(8)
+    os.environ.update(home.environ())
+    os.environ[pin_env] = pin
     try:
-        home = prepare(STATE)
-        pin = read_or_make_pin(STATE / "user.pin")
-        so_pin = read_or_make_pin(STATE / "so.pin")
+        home.init_token(label, pin, so_pin)
+        from signers_pkcs11 import module as modules
+
+        if os.path.realpath(home.module) in modules._modules:  # loaded earlier with another config: read ours
+            modules.get_module(home.module).reinitialize()
+        yield PrivateToken(home, label, pin_env, so_pin)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def main() -> int:
+    state = state_dir("softhsm")
+    try:
+        home = prepare(state)
+        pin = read_or_make_pin(state / "user.pin")
+        so_pin = read_or_make_pin(state / "so.pin")
         made = home.init_token(DEV_TOKEN, pin, so_pin)
-    except SoftHSMSetupError as exc:
+    except (SoftHSMSetupError, MissingDependency) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"softhsm: token {DEV_TOKEN!r} {'created' if made else 'ready'} in {home.token_dir}", file=sys.stderr)
     for name, value in home.environ().items():
         print(f"export {name}={value}")
-    pin_file = STATE / "user.pin"
+    pin_file = state / "user.pin"
     print(f"export PKCS11_PIN_SOURCE=file:{pin_file}")
     print(f"# a key: signers pkcs11 keygen --token {DEV_TOKEN} --label my-key")
     print(f"# its URI: pkcs11:token={DEV_TOKEN};object=my-key?pin-source=file:{pin_file}")

@@ -1,11 +1,11 @@
 """Every signing surface of signers.Signer, signed by a secp256k1 key in LocalStack KMS, recovers to the
-key's address (tests/surfaces.py). The key has fixed material, so the address is known before KMS is asked."""
+key's address (signers.testing.conformance). The key has fixed material, so the address is known before KMS
+is asked."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
 
 import pytest
 from eth_account import Account
@@ -14,23 +14,19 @@ from eth_account.messages import encode_defunct
 import signers
 from signers import Signature, Signer
 from signers.account import to_account
+from signers.testing.conformance import SignerConformance, transactions
 from tests.aws_kms.conftest import FIXED_ADDRESS, FIXED_PRIVATE_KEY
 from tests.fixtures.localstack import KmsTestKey, LocalStack
-from tests.surfaces import ASYNC_SURFACE_IDS, ASYNC_SURFACES, SURFACE_IDS, SURFACES, transactions
 
 
 def test_fixed_key_material_gives_the_expected_address(fixed_signer: Signer) -> None:
     assert fixed_signer.address == FIXED_ADDRESS == Account.from_key(FIXED_PRIVATE_KEY).address
 
 
-@pytest.mark.parametrize("surface", SURFACES, ids=SURFACE_IDS)
-def test_every_surface_recovers(fixed_signer: Signer, surface: Callable[[Signer], None]) -> None:
-    surface(fixed_signer)
-
-
-@pytest.mark.parametrize("surface", ASYNC_SURFACES, ids=ASYNC_SURFACE_IDS)
-async def test_every_async_surface_recovers(fixed_signer: Signer, surface: Callable[[Signer], Awaitable[None]]) -> None:
-    await surface(fixed_signer)
+class TestConformance(SignerConformance):
+    @pytest.fixture
+    def signer(self, fixed_signer: Signer) -> Signer:
+        return fixed_signer
 
 
 @pytest.mark.parametrize("kind", ["legacy", "eip2930", "eip1559", "eip7702"])

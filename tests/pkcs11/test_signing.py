@@ -1,9 +1,7 @@
 """Every signing surface of signers.Signer, with a key generated inside SoftHSM2, recovers to its address
-(tests/surfaces.py), sync and async."""
+(the conformance kit, signers.testing.conformance), sync and async."""
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
 
 import pytest
 from eth_account import Account
@@ -11,7 +9,7 @@ from eth_utils import to_checksum_address
 
 import signers
 from signers import Signer
-from tests.surfaces import ASYNC_SURFACE_IDS, ASYNC_SURFACES, CHAIN_ID, SURFACE_IDS, SURFACES, TO
+from signers.testing.conformance import CHAIN_ID, TO, SignerConformance
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +17,10 @@ def hsm_signer(softhsm) -> Signer:  # type: ignore[no-untyped-def]
     return signers.load_signer(softhsm.generate_key())
 
 
-@pytest.mark.parametrize("surface", SURFACES, ids=SURFACE_IDS)
-def test_every_surface_recovers(hsm_signer: Signer, surface: Callable[[Signer], None]) -> None:
-    surface(hsm_signer)
-
-
-@pytest.mark.parametrize("surface", ASYNC_SURFACES, ids=ASYNC_SURFACE_IDS)
-async def test_every_async_surface_recovers(hsm_signer: Signer, surface: Callable[[Signer], Awaitable[None]]) -> None:
-    await surface(hsm_signer)
+class TestConformance(SignerConformance):
+    @pytest.fixture
+    def signer(self, hsm_signer: Signer) -> Signer:
+        return hsm_signer
 
 
 def test_sign_authorization_and_7702_transaction_recover(hsm_signer: Signer, softhsm) -> None:  # type: ignore[no-untyped-def]

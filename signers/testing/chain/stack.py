@@ -1,12 +1,15 @@
 """The local ERC-4337 chain stack: anvil + EntryPoint v0.7 + Nexus 1.0.1 + Smart Sessions + Alto, on 127.0.0.1.
 
-    python chain/stack.py start     start (or reuse) the stack; prints the deployment as JSON
-    python chain/stack.py status    exit 0 and print the deployment if the stack answers, else exit 1
-    python chain/stack.py stop      stop the processes the stack's pid files name (only those)
+    python -m signers.testing.chain start     start (or reuse) the stack; prints the deployment as JSON
+    python -m signers.testing.chain status    exit 0 and print the deployment if the stack answers, else exit 1
+    python -m signers.testing.chain stop      stop the processes the stack's pid files name (only those)
+    python -m signers.testing.chain install   the npm packages, modulekit and the compiled contracts (install.py)
 
-Everything lives under <repo>/.state/chain: npm packages and modulekit (from ./install, run on demand),
-compiled contracts, logs, pid files and deployment.json (every address). Ports: SIGNERS_CHAIN_RPC_PORT
-(default 8545) and SIGNERS_CHAIN_BUNDLER_PORT (default 4337). Each start is a fresh chain: anvil keeps no state.
+Everything lives under ``<state>/chain`` (SIGNERS_TESTING_STATE, see signers.testing.config; SIGNERS_CHAIN_STATE
+names the folder itself): npm packages and modulekit (installed on demand), compiled contracts, logs, pid files
+and deployment.json (every address). Ports: SIGNERS_CHAIN_RPC_PORT and SIGNERS_CHAIN_BUNDLER_PORT (0 or unset:
+free ports chosen at start). Each start is a fresh chain: anvil keeps no state.
+The folder and the ports are read when this module is imported.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,17 +32,17 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
+from signers.testing.chain import install
+from signers.testing.config import HOST, configured_port, free_port, port_free
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# SIGNERS_CHAIN_STATE: a second, private stack (with other ports) next to the shared one, e.g. to try a contract change
-STATE = Path(os.environ.get("SIGNERS_CHAIN_STATE") or ROOT / ".state" / "chain").resolve()
-NODE_MODULES = STATE / "npm" / "node_modules"
-PRECOMPILES = STATE / "modulekit" / "package" / "src" / "deployment" / "precompiles"
-BUILD = STATE / "build" / "contracts.json"
+STATE = install.STATE
+NODE_MODULES = install.NODE_MODULES
+PRECOMPILES = install.MODULEKIT / "package" / "src" / "deployment" / "precompiles"
+BUILD = install.BUILD
 DEPLOYMENT = STATE / "deployment.json"
 
 CHAIN_ID = 31337
-HOST = "127.0.0.1"
 
 # Canonical addresses (spec/smart-sessions.md section 0); the policies and the session validator are this
 # project's own contracts (chain/contracts), placed at the canonical addresses so address tables work unchanged.
@@ -84,11 +86,11 @@ def log(msg: str) -> None:
 
 
 def rpc_port() -> int:
-    return int(os.environ.get("SIGNERS_CHAIN_RPC_PORT", "8545"))
+    return configured_port("SIGNERS_CHAIN_RPC_PORT")
 
 
 def bundler_port() -> int:
-    return int(os.environ.get("SIGNERS_CHAIN_BUNDLER_PORT", "4337"))
+    return configured_port("SIGNERS_CHAIN_BUNDLER_PORT")
 
 
 # ---------------------------------------------------------------------------------------------- JSON-RPC
@@ -193,16 +195,6 @@ def _stop_process(name: str) -> bool:
         _signal_group(pid, signal.SIGKILL)
     log(f"stopped {name} (pid {pid})")
     return True
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((HOST, port))
-            return True
-        except OSError:
-            return False
 
 
 def _spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Path]:
@@ -398,10 +390,12 @@ def start() -> tuple[dict[str, Any], bool]:
         _stop_all()  # a half-started or crashed stack of ours: clear it before starting again
         _ensure_installed()
         began = time.monotonic()
-        rpc_url = f"http://{HOST}:{rpc_port()}"
-        bundler_url = f"http://{HOST}:{bundler_port()}"
-        for what, port in (("anvil", rpc_port()), ("Alto", bundler_port())):
-            if not _port_free(port):
+        node_port = rpc_port() or free_port()
+        alto_port = bundler_port() or free_port()
+        rpc_url = f"http://{HOST}:{node_port}"
+        bundler_url = f"http://{HOST}:{alto_port}"
+        for what, port in (("anvil", node_port), ("Alto", alto_port)):
+            if not port_free(port):
                 raise StackError(
                     f"port {port} for {what} on {HOST} is taken by a process this stack did not start; "
                     "stop it, or choose other ports with SIGNERS_CHAIN_RPC_PORT / SIGNERS_CHAIN_BUNDLER_PORT"
@@ -412,7 +406,7 @@ def start() -> tuple[dict[str, Any], bool]:
                 [
                     str(NODE_MODULES / ".bin" / "anvil"),
                     "--host", HOST,
-                    "--port", str(rpc_port()),
+                    "--port", str(node_port),
                     "--chain-id", str(CHAIN_ID),
                     "--accounts", str(DEV_ACCOUNT_COUNT),
                     "--mnemonic", DEV_MNEMONIC,
@@ -431,7 +425,7 @@ def start() -> tuple[dict[str, Any], bool]:
                     str(NODE_MODULES / "@pimlico" / "alto" / "esm" / "cli" / "alto.js"),
                     "--entrypoints", ENTRY_POINT,
                     "--rpc-url", rpc_url,
-                    "--port", str(bundler_port()),
+                    "--port", str(alto_port),
                     "--safe-mode", "false",
                     "--log-level", "info",
                 ],
@@ -458,7 +452,7 @@ def start() -> tuple[dict[str, Any], bool]:
                 "free": accounts[FIRST_FREE_INDEX:],
                 "first_free_index": FIRST_FREE_INDEX,
             },
-            "logs": {"anvil": str(anvil_log.relative_to(ROOT)), "alto": str(alto_log.relative_to(ROOT))},
+            "logs": {"anvil": str(anvil_log), "alto": str(alto_log)},
         }
         tmp = DEPLOYMENT.with_suffix(".tmp")
         tmp.write_text(json.dumps(deployment, indent=2))
@@ -496,10 +490,12 @@ def main(argv: list[str]) -> int:
         elif command == "stop":
             if not stop():
                 log("nothing to stop")
+        elif command == "install":
+            install.install()
         else:
-            print("usage: python chain/stack.py start|status|stop", file=sys.stderr)
+            print("usage: python -m signers.testing.chain start|status|stop|install", file=sys.stderr)
             return 2
-    except (StackError, subprocess.CalledProcessError, OSError) as exc:
+    except (StackError, subprocess.CalledProcessError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
