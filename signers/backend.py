@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .errors import SignatureVerificationError
+from .errors import SignatureVerificationError, UnsupportedOperationError
 from .keys import PublicKey
 
 if TYPE_CHECKING:
@@ -60,6 +60,15 @@ class Backend(ABC):
         """Called when a signature failed the self-check, before any retry. A backend can find out why
         and raise a better error (an alias that now points to another key raises KeyChangedError)."""
         return None
+
+    def create_like(self, label: str | None = None) -> str:
+        """Create another key in the same custody as this one (same token, same KMS region and key policy, ...)
+        and return its URI. Key rotation (``signers.aa.SessionManager.rotate``) uses it; ``label`` names the new
+        key where the custody has names. Backends that cannot create keys keep this default."""
+        raise UnsupportedOperationError(
+            f"{self.describe()}: this backend cannot create keys",
+            hint="create the new key with the custody's own tools and pass its signer (new_key=...)",
+        )
 
     def custody(self) -> dict[str, Any]:
         """Facts for a security review: where the key lives and what it allows. No secrets."""

@@ -282,6 +282,15 @@ def audit_migrate(ctx: click.Context, db: str | None, url: str | None) -> None:
         trail.close()
 
 
+def _sessions() -> None:
+    from .aa.cli import sessions_command  # the Smart Sessions lifecycle, built in like `audit`
+
+    cli.add_command(sessions_command)
+
+
+_sessions()
+
+
 def main() -> None:
     try:
         get_plugin_manager().hook.register_commands(cli=cli)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ from .uri import NO_SECRET_HINT, SignerURI
 class LocalBackend(Backend):
     signature_format = "rs"
 
-    def __init__(self, private_key: bytes, description: str) -> None:
+    def __init__(self, private_key: bytes, description: str, keystore: tuple[Path, str | None] | None = None) -> None:
+        self._keystore = keystore  # (file, password source) of a keystore key: where create_like puts another
         try:
             self._key = coincurve.PrivateKey(private_key)
         except (ValueError, TypeError):
@@ -42,6 +44,21 @@ class LocalBackend(Backend):
 
     def describe(self) -> str:
         return self._description
+
+    def create_like(self, label: str | None = None) -> str:
+        """For a keystore key: a new random key in a keystore file beside it, encrypted with the same password
+        source. A key in an environment variable has no place to put another one (UnsupportedOperationError)."""
+        if self._keystore is None:
+            return super().create_like(label)
+        path, password_source = self._keystore
+        target = path.with_name(f"{label or path.stem + '-' + secrets.token_hex(4)}.json")
+        if target.exists():
+            raise ConfigurationError("local: a keystore file by that label already exists", hint="choose another label")
+        password = read_secret(password_source, "password")
+        keystore = Account.encrypt(secrets.token_bytes(32), password.reveal())
+        target.write_text(json.dumps(keystore))
+        target.chmod(0o600)
+        return f"local:keystore:{target}" + (f"?password-source={password_source}" if password_source else "")
 
     def custody(self) -> dict[str, Any]:
         return {
@@ -86,7 +103,7 @@ def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
                 f"{where}: not a Web3 Secret Storage keystore (a field is missing)",
                 hint="use a keystore made by eth-account, geth or `signers` key tools",
             ) from None
-        return LocalBackend(key, where)
+        return LocalBackend(key, where, (Path(ref), uri.option("password-source")))
     raise ConfigurationError(
         "not a local signer URI: the text after local: must be env:NAME or keystore:PATH",
         hint="use local:env:NAME or local:keystore:PATH?password-source=env:NAME; " + NO_SECRET_HINT,

@@ -11,7 +11,8 @@ See spec/smart-sessions.md for the formats. The names most users need:
     install_smart_sessions, grant_permission,
     send_session_user_operation, revoke_permission         the flows
     create_enable_grant, send_enabling_session_user_operation   ENABLE mode: no grant op before the first session op
-    enable_scope_check, register_session                   the local before_sign scope check
+    enable_scope_check, register_session                   the local before_sign scope check (on-chain limits too)
+    SessionManager                                         list, revoke (by key, in one op), rotate the permissions
 """
 
 from .accounts import (
@@ -55,6 +56,7 @@ from .errors import (
     ScopeViolationError,
     SessionCostError,
     SessionLimitError,
+    SessionManagerError,
     SignatureCheckFailedError,
     SponsorshipRefusedError,
     StakeTooLowError,
@@ -91,6 +93,7 @@ from .flows import (
     send_session_user_operation,
 )
 from .limits import OnChainLimits
+from .manager import PermissionRecord, RevokeResult, RotateResult, SessionManager
 from .paymaster import VerifyingPaymaster, decode_validity, verifying_paymaster_hash
 from .rpc import JsonRpcClient, NodeClient
 from .scope import (
@@ -174,8 +177,11 @@ __all__ = [
     "PaymasterClient",
     "PaymasterData",
     "PaymasterRejectedError",
+    "PermissionRecord",
     "PolicyData",
     "PreparedPermission",
+    "RevokeResult",
+    "RotateResult",
     "RpcError",
     "RpcUnavailableError",
     "Rule",
@@ -184,6 +190,8 @@ __all__ = [
     "Session",
     "SessionCostError",
     "SessionLimitError",
+    "SessionManager",
+    "SessionManagerError",
     "SessionScopeCheck",
     "SignatureCheckFailedError",
     "SmartAccount",

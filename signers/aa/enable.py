@@ -42,6 +42,7 @@ from .sessions import (
     Session,
     SmartSessionMode,
     prepare_sessions,
+    session_from_tuple,
 )
 from .user_operation import UserOperation
 
@@ -401,33 +402,11 @@ def decode_enable_signature(signature: BytesLike) -> DecodedEnable:
         raise
     except Exception:  # eth_abi raises several unrelated types for malformed data
         raise AAConfigurationError("the ENABLE-mode signature does not decode as (EnableSession, bytes)") from None
-    validator, init_data, salt, user_op_policies, erc7739, actions, paymaster = session
-    as_dict = {
-        "sessionValidator": validator,
-        "sessionValidatorInitData": to_hex(init_data),
-        "salt": to_hex(salt),
-        "userOpPolicies": [{"policy": p, "initData": to_hex(d)} for p, d in user_op_policies],
-        "erc7739Policies": {
-            "allowedERC7739Content": [
-                {"appDomainSeparator": to_hex(sep), "contentName": list(names)} for sep, names in erc7739[0]
-            ],
-            "erc1271Policies": [{"policy": p, "initData": to_hex(d)} for p, d in erc7739[1]],
-        },
-        "actions": [
-            {
-                "actionTargetSelector": to_hex(sel),
-                "actionTarget": target,
-                "actionPolicies": [{"policy": p, "initData": to_hex(d)} for p, d in policies],
-            }
-            for sel, target, policies in actions
-        ],
-        "permitERC4337Paymaster": paymaster,
-    }
     return DecodedEnable(
         mode=SmartSessionMode(data[0]),
         chain_digest_index=index,
         chain_digests=tuple(ChainDigest(c, bytes(d)) for c, d in digests),
-        session=Session.from_dict(as_dict),
+        session=session_from_tuple(session),
         permission_enable_sig=bytes(enable_sig),
         session_signature=bytes(session_sig),
     )

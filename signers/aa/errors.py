@@ -267,6 +267,12 @@ class LimitsUnavailableError(ScopeViolationError):
     )
 
 
+class SessionManagerError(AAError):
+    """A session lifecycle command (list, revoke, rotate) was asked for something it cannot do; nothing was sent."""
+
+    hint = "check the account, permission ids and session keys against `signers sessions list`"
+
+
 class SponsorshipRefusedError(AAError, PolicyViolationError):
     """A sponsor's policy declined to pay for a UserOperation; the paymaster key signed nothing."""
 

@@ -85,6 +85,9 @@ class ScopeRegistry:
         # every key ever registered (lowercase), kept after its permissions are unregistered: a revoked
         # session key still signs nothing but checked session ops. Read on every signature: kept, not rebuilt.
         self._session_keys: frozenset[str] = frozenset()
+        # revoked permissions and keys (SessionManager.revoke): refused at once, before the removal op lands
+        self._revoked_ids: set[bytes] = set()
+        self._revoked_keys: frozenset[str] = frozenset()
         # one limits reader per (node, on_unreadable, max_age): sessions read through one node share its cache
         self._limits: dict[tuple[int, str, float], tuple[NodeClient | None, OnChainLimits]] = {}
 
@@ -141,6 +144,25 @@ class ScopeRegistry:
         with self._lock:
             self._scopes.pop(to_bytes(permission_id, "permission_id", 32), None)
 
+    def revoke(self, permission_id: BytesLike) -> None:
+        """Refuse every op for this permission from now on (and forget its scope): it is being removed on chain."""
+        pid = to_bytes(permission_id, "permission_id", 32)
+        with self._lock:
+            self._scopes.pop(pid, None)
+            self._revoked_ids.add(pid)
+
+    def revoke_key(self, session_key: str) -> None:
+        """Refuse every op this session key signs, whatever its permission (a key suspected compromised)."""
+        with self._lock:
+            self._revoked_keys = self._revoked_keys | {to_address(session_key).lower()}
+            self._session_keys = self._session_keys | {to_address(session_key).lower()}
+
+    def is_revoked(self, permission_id: bytes | None = None, session_key: str | None = None) -> bool:
+        with self._lock:
+            return (permission_id is not None and permission_id in self._revoked_ids) or (
+                session_key is not None and session_key.lower() in self._revoked_keys
+            )
+
     def get(self, permission_id: BytesLike) -> GrantedScope | None:
         with self._lock:
             return self._scopes.get(to_bytes(permission_id, "permission_id", 32))
@@ -158,6 +180,8 @@ class ScopeRegistry:
         with self._lock:
             self._scopes.clear()
             self._session_keys = frozenset()
+            self._revoked_ids.clear()
+            self._revoked_keys = frozenset()
 
 
 SCOPES = ScopeRegistry()
@@ -490,6 +514,13 @@ class SessionScopeCheck:
         except AAConfigurationError:
             pid = None
         validator = to_checksum_address(((op.nonce >> 64) & ((1 << 160) - 1)).to_bytes(20, "big"))
+        if self.registry.is_revoked(pid, signer):
+            what = f"permission 0x{pid.hex()}" if pid is not None and self.registry.is_revoked(pid) else f"key {signer}"
+            raise ScopeViolationError(
+                f"{what} was revoked: its session ops are refused here from the moment of revocation, even before "
+                "the removal lands on chain",
+                hint="use the permission (and key) that replaced it, or have the owner grant a new session",
+            )
         session_modules = self.registry.smart_sessions_addresses()
         if chain_id is not None:
             session_modules.add(addresses_for(chain_id).smart_sessions)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from eth_abi import encode
+from eth_abi import decode, encode
 from eth_hash.auto import keccak
 from eth_utils import function_abi_to_4byte_selector, function_signature_to_4byte_selector
 
@@ -477,6 +477,46 @@ def permission_id(session: Session) -> bytes:
 def encode_sessions(sessions: Sequence[Session]) -> bytes:
     """abi.encode(Session[])."""
     return encode([SESSION_ABI + "[]"], [[s.as_tuple() for s in sessions]])
+
+
+def session_from_tuple(value: Sequence[Any]) -> Session:
+    """A Session from its ABI tuple (as eth_abi decodes ``SESSION_ABI``)."""
+    validator, init_data, salt, user_op_policies, erc7739, actions, paymaster = value
+    return Session.from_dict(
+        {
+            "sessionValidator": validator,
+            "sessionValidatorInitData": to_hex(init_data),
+            "salt": to_hex(salt),
+            "userOpPolicies": [{"policy": p, "initData": to_hex(d)} for p, d in user_op_policies],
+            "erc7739Policies": {
+                "allowedERC7739Content": [
+                    {"appDomainSeparator": to_hex(sep), "contentName": list(names)} for sep, names in erc7739[0]
+                ],
+                "erc1271Policies": [{"policy": p, "initData": to_hex(d)} for p, d in erc7739[1]],
+            },
+            "actions": [
+                {
+                    "actionTargetSelector": to_hex(sel),
+                    "actionTarget": target,
+                    "actionPolicies": [{"policy": p, "initData": to_hex(d)} for p, d in policies],
+                }
+                for sel, target, policies in actions
+            ],
+            "permitERC4337Paymaster": paymaster,
+        }
+    )
+
+
+def decode_enable_sessions(call_data: BytesLike) -> list[Session]:
+    """The Sessions of an ``enableSessions(Session[])`` call; anything else is refused."""
+    data = to_bytes(call_data, "call data")
+    if data[:4] != ENABLE_SESSIONS_SELECTOR:
+        raise AAConfigurationError("not an enableSessions(Session[]) call")
+    try:
+        (sessions,) = decode([SESSION_ABI + "[]"], data[4:])
+    except Exception:  # eth_abi raises several unrelated types for malformed data
+        raise AAConfigurationError("the enableSessions call data does not decode as Session[]") from None
+    return [session_from_tuple(s) for s in sessions]
 
 
 def encode_enable_sessions(sessions: Sequence[Session]) -> bytes:

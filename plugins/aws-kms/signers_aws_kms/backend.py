@@ -86,6 +86,19 @@ class AwsKmsBackend(Backend):
     def close(self) -> None:
         self.connection.client.close()
 
+    def create_like(self, label: str | None = None) -> str:
+        """A new secp256k1 sign-only key in the same account and region (same connection settings), under this
+        key's key policy; ``label`` is its description. Returns its URI (by key id)."""
+        metadata = self.describe_key()
+        policy = self.connection.call("get_key_policy", self._subject, KeyId=metadata["Arn"], PolicyName="default")
+        # not retried after a lost answer: a second CreateKey would leave an orphan key
+        created = self.connection.call(
+            "create_key", self._subject, idempotent=False,
+            KeySpec=KEY_SPEC, KeyUsage="SIGN_VERIFY", Origin="AWS_KMS", Policy=policy["Policy"],
+            Description=label or f"created like {metadata['KeyId']} (signers create_like)",
+        )["KeyMetadata"]  # fmt: skip
+        return KeyRef(created["KeyId"], self.ref.settings).uri()
+
     # -- helpers ----------------------------------------------------------------------------------------
     def describe_key(self) -> dict[str, Any]:
         metadata: dict[str, Any] = self.connection.call("describe_key", self._subject, KeyId=self.ref.key)[

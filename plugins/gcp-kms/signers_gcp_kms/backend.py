@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -137,6 +138,21 @@ class GcpKmsBackend(Backend):
 
     def describe(self) -> str:
         return f"gcp-kms://{self.name}" + (f"?endpoint={self.endpoint}" if self.endpoint else "")
+
+    def create_like(self, label: str | None = None) -> str:
+        """A new secp256k1 signing key in the same key ring, with this key's algorithm and protection level, waited
+        for until generated; ``label`` is its key id. Returns the URI of its first version (same endpoint)."""
+        from .lifecycle import create_signing_key
+        from .uri import version_uri  # uri imports this module
+
+        key_name = self.name.rsplit("/cryptoKeyVersions/", 1)[0]
+        ring, _, key_id = key_name.rpartition("/cryptoKeys/")
+        template = self._call(self._client.get_crypto_key, {"name": key_name}).version_template
+        version = create_signing_key(
+            self._client, ring, label or f"{key_id}-{secrets.token_hex(4)}",
+            algorithm=template.algorithm.name, protection_level=template.protection_level.name, policy=self.policy,
+        )  # fmt: skip
+        return version_uri(version.name, self.endpoint)
 
     def custody(self) -> dict[str, Any]:
         key_name = self.name.rsplit("/cryptoKeyVersions/", 1)[0]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pkcs11
@@ -196,6 +198,18 @@ class Pkcs11Backend(Backend):
 
     def describe(self) -> str:
         return self._description
+
+    def create_like(self, label: str | None = None) -> str:
+        """A new secp256k1 key generated on the same token (sign-only, never extractable), reached with the same
+        module and PIN source; its URI selects it by label and a fresh id."""
+        label = label or f"{self._uri.object or 'key'}-{secrets.token_hex(4)}"
+        with self._locked():
+            session = self._tokens.get(self._uri.pin_source)
+            try:
+                _, key_id = keys.generate_key(session, label, None, self._where)
+            except p11x.PKCS11Error as exc:
+                raise self._error(exc, "generating a key") from None
+        return replace(self._uri, object=label, id=key_id).text()
 
     def custody(self) -> dict[str, Any]:
         def facts(key: Any) -> dict[str, Any]:
