@@ -62,12 +62,18 @@ def test_send_transaction_fills_and_lands(signers_server, chain, chain_stack, fu
     assert int(server.result("eth_blockNumber", [], "app"), 16) > 0
 
 
-def test_session_user_operation_through_the_service(signers_server, chain, softhsm, counter, tmp_path, monkeypatch):
+def test_session_user_operation_through_the_service(
+    signers_server, chain, chain_stack, softhsm, counter, tmp_path, monkeypatch
+):
     monkeypatch.setenv("SIGNERS_TEST_OWNER", "0x" + secrets.token_hex(32))
     owner = signers.load_signer("local:env:SIGNERS_TEST_OWNER")
     book = {f.name: getattr(chain.book, f.name) for f in dataclasses.fields(chain.book)}
     config = {
-        "server": {"chain_id": chain.chain_id, "audit_db": str(tmp_path / "audit.sqlite")},
+        "server": {
+            "chain_id": chain.chain_id,
+            "audit_db": str(tmp_path / "audit.sqlite"),
+            "upstream": chain_stack.rpc_url,  # where the scope check reads the session's on-chain limits
+        },
         "keys": {"bot": {"uri": softhsm.generate_key()}},
         "clients": {
             "bot-runner": {

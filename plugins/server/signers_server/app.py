@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from signers.aa import AddressBook, Session, register_addresses
+from signers.aa import AddressBook, NodeClient, Session, register_addresses
 from signers.aa.scope import SCOPES
 from signers.audit import AuditTrail
 from signers.errors import SignerError
@@ -72,9 +72,12 @@ def load_generation(number: int, config: ServerConfig) -> Generation:
         except TypeError:
             raise ConfigError(f"addresses.{chain_id}: unknown AddressBook field") from None
     sessions = set()
+    node = NodeClient(config.upstream) if config.upstream else None  # on-chain limits are read there
     for index, item in enumerate(config.sessions):
         try:
-            sessions.add(SCOPES.register(Session.from_dict(item["session"]), account=item["account"]))
+            session = Session.from_dict(item["session"])
+            pid = SCOPES.register(session, account=item["account"], max_cost_wei=item["max_cost_wei"], node=node)
+            sessions.add(pid)
         except SignerError as error:
             raise ConfigError(f"sessions[{index}]: {error.message}") from None
         except (KeyError, TypeError, ValueError):

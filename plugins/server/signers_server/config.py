@@ -377,7 +377,7 @@ def _sessions(items: Any, base: Path) -> tuple[Mapping[str, Any], ...]:
         where = f"sessions[{index}]"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{where}: must be a table")
-        _known(item, where + ".", {"file", "session", "account"})
+        _known(item, where + ".", {"file", "session", "account", "max_cost_wei"})
         if "file" in item:
             try:
                 session = json.loads((base / _str(item, where + ".file", "")).read_text(encoding="utf-8"))
@@ -387,7 +387,13 @@ def _sessions(items: Any, base: Path) -> tuple[Mapping[str, Any], ...]:
             session = item.get("session")
         if not isinstance(session, Mapping):
             raise ConfigError(f'{where}: give file = "grant.json" or session = {{...}} (Session.to_dict())')
-        out.append({"session": session, "account": _opt_str(item, where + ".account")})
+        out.append(
+            {
+                "session": session,
+                "account": _opt_str(item, where + ".account"),
+                "max_cost_wei": _opt_int(item, where + ".max_cost_wei"),
+            }
+        )
     return tuple(out)
 
 
