@@ -1,5 +1,5 @@
 """The service in front of keys in real custody: SoftHSM2 (PKCS#11, directly and through a two-process
-SigningPool) and LocalStack (AWS KMS).
+SigningPool), LocalStack (AWS KMS) and the Cloud KMS emulator (the backend with a native async path).
 
 Every signing method, each signature recovered to the key's address; the addresses the service announces
 are checked against the public keys it lists and, for KMS, against KMS's own GetPublicKey."""
@@ -19,10 +19,11 @@ from .test_methods import TYPED
 
 CHAIN = 31337
 TO = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+KEYS = ("hsm", "kms", "pool", "gcp")
 
 
 @pytest.fixture(scope="module")
-def custody(module_server, softhsm, localstack):
+def custody(module_server, softhsm, localstack, gcp_kms_emulator):
     kms_key = localstack.create_key()
     server = module_server(
         {
@@ -31,30 +32,31 @@ def custody(module_server, softhsm, localstack):
                 "hsm": {"uri": softhsm.generate_key()},
                 "kms": {"uri": kms_key.uri},
                 "pool": {"uri": softhsm.generate_key(), "processes": 2},  # PKCS#11 in two worker processes
+                "gcp": {"uri": gcp_kms_emulator.uri(gcp_kms_emulator.create_key())},  # the native async path
             },
             "clients": {"app": {"keys": ["*"], "hash_messages": True, "raw_digest": True}},
         }
     )
-    hsm_address, kms_address, pool_address = server.result("eth_accounts", [], "app")
-    assert kms_address == kms_key.address  # KMS's own public key, read by the test
-    return server, {"hsm": hsm_address, "kms": kms_address, "pool": pool_address}
+    addresses = dict(zip(KEYS, server.result("eth_accounts", [], "app"), strict=True))
+    assert addresses["kms"] == kms_key.address  # KMS's own public key, read by the test
+    return server, addresses
 
 
 def test_public_keys_match_the_announced_addresses(custody):
     server, addresses = custody
     listed = httpx.get(server.url + "api/v1/eth1/publicKeys", headers=server.headers("app")).json()
     derived = [eth_keys.PublicKey(bytes.fromhex(k[4:])).to_checksum_address() for k in listed]
-    assert derived == [addresses["hsm"], addresses["kms"], addresses["pool"]]
+    assert derived == [addresses[k] for k in KEYS]
     assert httpx.get(server.url + "api/v1/eth1/publicKeys").status_code == 401
 
 
 def test_healthcheck_reaches_every_backend(custody):
     server, _ = custody
     health = httpx.get(server.url + "healthcheck").json()
-    assert health == {"status": "UP", "checks": [{"id": k, "status": "UP"} for k in ("hsm", "kms", "pool")]}
+    assert health == {"status": "UP", "checks": [{"id": k, "status": "UP"} for k in KEYS]}
 
 
-@pytest.mark.parametrize("key", ["hsm", "kms", "pool"])
+@pytest.mark.parametrize("key", KEYS)
 def test_every_signing_method_recovers(custody, key):
     server, addresses = custody
     address = addresses[key]
