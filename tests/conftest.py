@@ -29,6 +29,7 @@ SERVICE_FIXTURES = frozenset(
         "sdk",
         "cluster",
         "signers_server",
+        "module_server",  # tests/server: the same service, shared by a module
     }
 )
 
