@@ -201,6 +201,8 @@ def test_backend_dying_mid_request(server, kms, proxy):
     assert error["data"]["reason"] == "BackendUnavailableError"
     assert "Traceback" not in str(error)
     assert server.result("personal_sign", ["0x03", address], "app")
+    metrics = httpx.get(server.metrics_url).text
+    assert 'signers_backend_errors_total{backend="aws-kms",kind="BackendUnavailableError"} 1.0' in metrics
     still_serving(server)
 
 

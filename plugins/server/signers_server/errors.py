@@ -27,7 +27,6 @@ UNAUTHORIZED_ADDRESS = -32000
 LIMIT_EXCEEDED = -32005
 USER_REJECTED = 4001
 UNAUTHORIZED = -32001  # no or a wrong credential (with HTTP 401)
-FORBIDDEN_METHOD = -32004  # MethodNotSupported: this client may not call it (with HTTP 200: ethers must not retry)
 
 
 class RpcError(Exception):
