@@ -75,15 +75,19 @@ def session_expiry(session: Session, time_frame_policy: str) -> int | None:
 
 
 def renewed_session(session: Session, session_key: str, valid_until: int, time_frame_policy: str) -> Session:
-    """The same scope for another key, until ``valid_until``: every TimeFrame (session and actions) that ended is
-    moved to the new end, a fresh salt makes a new permission id. The limit policies start again from zero on
-    chain (a new permission id is a new config)."""
+    """The same scope for another key, until ``valid_until``: the session-level TimeFrames end then, and action
+    TimeFrames that would end sooner are moved to it too (later ones stay: the session's bounds them); a fresh salt
+    makes a new permission id. The limit policies start again from zero on chain (a new permission is a new config)."""
 
-    def moved(policies: Sequence[PolicyData]) -> tuple[PolicyData, ...]:
+    def moved(policies: Sequence[PolicyData], session_level: bool) -> tuple[PolicyData, ...]:
         out = []
         for p in policies:
-            if p.policy == time_frame_policy and len(p.init_data) >= 12 and int.from_bytes(p.init_data[:6], "big"):
-                p = PolicyData(p.policy, time_frame_init_data(valid_until, int.from_bytes(p.init_data[6:12], "big")))
+            if p.policy == time_frame_policy and len(p.init_data) >= 12:
+                ends = int.from_bytes(p.init_data[:6], "big")
+                if session_level or (ends and ends < valid_until):
+                    p = PolicyData(
+                        p.policy, time_frame_init_data(valid_until, int.from_bytes(p.init_data[6:12], "big"))
+                    )
             out.append(p)
         return tuple(out)
 
@@ -91,8 +95,8 @@ def renewed_session(session: Session, session_key: str, valid_until: int, time_f
         session,
         session_validator_init_data=encode_validation_data(1, [session_key]),
         salt=os.urandom(32),
-        user_op_policies=moved(session.user_op_policies),
-        actions=tuple(replace(a, action_policies=moved(a.action_policies)) for a in session.actions),
+        user_op_policies=moved(session.user_op_policies, True),
+        actions=tuple(replace(a, action_policies=moved(a.action_policies, False)) for a in session.actions),
     )
 
 
