@@ -1,6 +1,7 @@
 # signers: one command per job. Every target installs what it needs, idempotently.
 #   make demo    the whole flow on real services, step by step
-#   make test    every test, starting every service it needs (what CI runs)
+#   make test    every test, starting every service it needs (what CI runs), then the example projects
+#   make examples  examples/user-project/run: the packages installed from this checkout into a fresh venv
 #   make bench   every benchmark of bench/, one table
 
 SHELL := /bin/bash
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 # service folders whose ./install script puts their system or npm dependencies in place (idempotent)
 SERVICE_DIRS := softhsm localstack chain tests/sdk postgres tests/server/js
 
-.PHONY: install services test unit bench demo lint clean
+.PHONY: install services test unit examples bench demo lint clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +29,11 @@ services: install
 
 test: services
 	$(PY) -m pytest
+	$(MAKE) examples
+
+# a user's view: signers[testing] and the plugins installed (not editable) into examples/user-project/.state/venv
+examples:
+	examples/user-project/run
 
 unit: install
 	$(PY) -m pytest -m "not service"
@@ -39,7 +45,7 @@ demo: services
 	$(PY) demo/run.py
 
 lint: install
-	$(VENV)/bin/ruff check signers plugins tests bench demo chain softhsm
+	$(VENV)/bin/ruff check signers plugins tests bench demo chain softhsm postgres examples
 	$(VENV)/bin/mypy
 
 clean:

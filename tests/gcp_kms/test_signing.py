@@ -39,7 +39,7 @@ class TestConformance(SignerConformance):
     """The module's ``signer``, and its own function-scoped ``async_signer`` (the async client's loop)."""
 
     @pytest.fixture
-    def async_signer(self, gcp_gcp_async_signer: Signer) -> Signer:
+    def async_signer(self, gcp_async_signer: Signer) -> Signer:
         return gcp_async_signer
 
 

@@ -249,16 +249,16 @@ def _address_of(key: bytes) -> str:
 
 
 def _ensure_installed() -> None:
-    # chain/install decides what is out of date (it hashes the lock file and the contract sources), so a
-    # changed contract is recompiled on the next start; when nothing changed it returns in well under a second
-    subprocess.run([str(HERE / "install")], check=True)
+    # install decides what is out of date (it hashes the lock file and the contract sources), so a changed
+    # contract is recompiled on the next start; when nothing changed it returns in well under a second
+    install.install()
 
 
 def _precompile(file: str, name: str) -> bytes:
     src = (PRECOMPILES / file).read_text()
     m = re.search(rf"\b{name}\s*=\s*hex\"([0-9a-fA-F]+)\"", src)
     if not m:
-        raise StackError(f"{name} not found in modulekit's {file}; reinstall with chain/install")
+        raise StackError(f"{name} not found in modulekit's {file}; reinstall with python -m signers.testing.chain install")
     return bytes.fromhex(m.group(1))
 
 
