@@ -258,7 +258,7 @@ def _precompile(file: str, name: str) -> bytes:
     src = (PRECOMPILES / file).read_text()
     m = re.search(rf"\b{name}\s*=\s*hex\"([0-9a-fA-F]+)\"", src)
     if not m:
-        raise StackError(f"{name} not found in modulekit's {file}; reinstall with python -m signers.testing.chain install")
+        raise StackError(f"{name} not found in modulekit's {file}; run: python -m signers.testing.chain install")
     return bytes.fromhex(m.group(1))
 
 
