@@ -21,6 +21,7 @@ from eth_utils import to_checksum_address
 
 from demo.onchain import INCREMENT, Chain
 from signers.aa import (
+    SCOPES,
     ActionPolicyInfo,
     Call,
     CreateSessionDataParams,
@@ -35,7 +36,7 @@ from signers.aa import (
     send_session_user_operation,
 )
 from signers.aa.errors import LimitsUnavailableError, SessionLimitError
-from signers.aa.limits import action_config_id, mapping_slot
+from signers.aa.limits import action_config_id
 from signers.audit import AuditTrail
 from signers.signer import Signer
 
@@ -81,11 +82,12 @@ def test_usage_limit_three_the_fourth_op_is_refused_before_signing(
         result = send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
         assert result.receipt is not None and result.receipt["success"] is True
         assert chain.counter_value(counter) == n
-    # what the check reads is what the chain holds: 3 of 3 used (an independent read of the policy's slot)
-    slot = mapping_slot(action_config_id(account.address, pid, counter, INCREMENT), chain.book.smart_sessions,
-                        account.address)  # fmt: skip
-    word = int(chain.node.request("eth_getStorageAt", [chain.book.usage_limit_policy, hex(slot), "latest"]), 16)
-    assert (word & (2**128 - 1), word >> 128) == (3, 3)
+    # what the check reads is what the chain holds: 3 of 3 used (the local stand-in's own getter, `usages`)
+    config = action_config_id(account.address, pid, counter, INCREMENT)
+    getter = selector("usages(bytes32,address,address)") + encode(
+        ["bytes32", "address", "address"], [config, chain.book.smart_sessions, account.address]
+    )
+    assert decode(["uint128", "uint128"], chain.node.call(chain.book.usage_limit_policy, getter)) == (3, 3)
 
     with pytest.raises(SessionLimitError) as refused:
         send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
@@ -198,12 +200,14 @@ def test_another_signers_ops_are_seen_once_the_cache_is_older_than_its_bound(
     assert chain.counter_value(counter) == 2
 
 
-def chain_session(pid: bytes) -> Any:
-    from signers.aa import SCOPES
-
+def scope_of(pid: bytes) -> Any:
     scope = SCOPES.get(pid)
     assert scope is not None
-    return scope.session
+    return scope
+
+
+def chain_session(pid: bytes) -> Any:
+    return scope_of(pid).session
 
 
 def closed_port() -> int:
