@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from signers.aa import AddressBook, NodeClient, Session, register_addresses
+from signers.aa import NodeClient, register_addresses
 from signers.aa.scope import SCOPES
 from signers.audit import AuditTrail
 from signers.errors import SignerError
@@ -30,8 +30,8 @@ from signers.errors import SignerError
 from . import rest
 from .accesslog import AccessLog
 from .auth import bearer_token, client_for_certificate, client_for_token
-from .config import ClientConfig, ConfigError, ServerConfig, load_config
-from .errors import INVALID_REQUEST, METHOD_NOT_FOUND, UNAUTHORIZED, RpcError
+from .config import ClientConfig, ConfigError, ServerConfig, address_books, granted_sessions, load_config
+from .errors import INVALID_REQUEST, LIMIT_EXCEEDED, METHOD_NOT_FOUND, UNAUTHORIZED, RpcError
 from .keyring import Keyring, Runner
 from .limits import BodyTimeout, BodyTooLarge, RateLimiter, read_body
 from .metrics import Metrics
@@ -66,22 +66,16 @@ class Generation:
 
 def load_generation(number: int, config: ServerConfig) -> Generation:
     """Open the keys and register what the scope check must know (address books, granted sessions)."""
-    for chain_id, overrides in config.addresses.items():
-        try:
-            register_addresses(chain_id, AddressBook(**overrides))
-        except TypeError:
-            raise ConfigError(f"addresses.{chain_id}: unknown AddressBook field") from None
+    for chain_id, book in address_books(config).items():
+        register_addresses(chain_id, book)
     sessions = set()
     node = NodeClient(config.upstream) if config.upstream else None  # on-chain limits are read there
-    for index, item in enumerate(config.sessions):
+    for index, (session, item) in enumerate(granted_sessions(config)):
         try:
-            session = Session.from_dict(item["session"])
             pid = SCOPES.register(session, account=item["account"], max_cost_wei=item["max_cost_wei"], node=node)
-            sessions.add(pid)
         except SignerError as error:
             raise ConfigError(f"sessions[{index}]: {error.message}") from None
-        except (KeyError, TypeError, ValueError):
-            raise ConfigError(f"sessions[{index}]: not a Session (Session.to_dict())") from None
+        sessions.add(pid)
     return Generation(number, config, Keyring.load(config.keys), frozenset(sessions))
 
 
@@ -157,6 +151,15 @@ def _json(payload: Any, status: int = 200) -> Response:
     return JSONResponse(payload, status_code=status)
 
 
+def _refused(
+    service: Service, client: str, outcome: str, error: RpcError, status: int, payload: Any = None
+) -> Response:
+    """An answer given before any call ran (credential, body, batch, rate): counted and logged like calls."""
+    service.metrics.requests.labels("other", client, outcome).inc()
+    service.access_log.write(client=client, method=None, key=None, outcome=outcome, code=error.code)
+    return _json(payload if payload is not None else error_answer(error), status)
+
+
 async def json_rpc(request: Request) -> Response:
     service: Service = request.app.state.service
     generation = service.generation
@@ -169,29 +172,31 @@ async def json_rpc(request: Request) -> Response:
                 error = RpcError(
                     UNAUTHORIZED, "unauthorized: missing or wrong bearer token (Authorization: Bearer ...)"
                 )
-                service.metrics.requests.labels("other", "anonymous", "unauthorized").inc()
-                return _json(error_answer(error), 401)
+                return _refused(service, "anonymous", "unauthorized", error, 401)
             try:
                 body = await read_body(request, limits.max_body_bytes, limits.body_timeout)
             except BodyTooLarge:
                 error = RpcError(INVALID_REQUEST, f"the request body exceeds {limits.max_body_bytes} bytes")
-                return _json(error_answer(error), 413)
+                return _refused(service, client.name, "too_large", error, 413)
             except BodyTimeout:
                 error = RpcError(INVALID_REQUEST, f"the request body did not arrive within {limits.body_timeout} s")
-                return _json(error_answer(error), 408)
+                return _refused(service, client.name, "timeout", error, 408)
             try:
                 payload = parse_body(body)
             except RpcError as parse_error:
-                return _json(error_answer(parse_error))
+                return _refused(service, client.name, "error", parse_error, 200)
             count = len(payload) if isinstance(payload, list) else 1
             if isinstance(payload, list) and not payload:
-                return _json(error_answer(RpcError(INVALID_REQUEST, "invalid request: empty batch")))
+                return _refused(
+                    service, client.name, "error", RpcError(INVALID_REQUEST, "invalid request: empty batch"), 200
+                )
             if count > limits.max_batch:
                 error = RpcError(INVALID_REQUEST, f"the batch of {count} exceeds the limit of {limits.max_batch}")
-                return _json(error_answer(error), 413)
+                return _refused(service, client.name, "too_large", error, 413)
             if not service.limiter.allow(client.name, client.rate_per_second, client.rate_burst, count):
                 service.metrics.rate_limited.labels(client.name).inc()
-                return _json(rate_limited_answer(payload), 429)
+                error = RpcError(LIMIT_EXCEEDED, "rate limit exceeded")
+                return _refused(service, client.name, "rate_limited", error, 429, rate_limited_answer(payload))
             if isinstance(payload, list):
                 answers: Any = await run_batch(service, generation, client, payload)
                 return _json(answers) if answers else Response(status_code=204)

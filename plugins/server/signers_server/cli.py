@@ -11,7 +11,7 @@ from signers.plugins import backends
 from signers.uri import parse
 
 from .auth import new_token, token_hash
-from .config import ConfigError, load_config
+from .config import ConfigError, address_books, granted_sessions, load_config
 
 
 @click.group("serve", invoke_without_command=True)
@@ -33,6 +33,8 @@ def serve(ctx: click.Context, config_path: str | None, check_config: bool) -> No
                 f"keys.{name}.uri: no installed backend handles {scheme}: URIs",
                 hint="run `signers backends`; install the plugin that provides it",
             )
+    address_books(config)  # parsed, so that --check-config reports them too
+    granted_sessions(config)
     if check_config:
         click.echo(
             f"ok: {len(config.keys)} keys, {len(config.clients)} clients, "

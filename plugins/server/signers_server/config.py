@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signers.errors import ConfigurationError
+from signers.errors import ConfigurationError, SignerError
 
 from .auth import parse_token_hash
 
@@ -403,6 +403,37 @@ def _addresses(table: Mapping[str, Any]) -> dict[int, Mapping[str, str]]:
         if not str(chain).isdigit() or not isinstance(book, Mapping):
             raise ConfigError(f"addresses.{chain}: must be [addresses.CHAIN_ID] with AddressBook fields")
         out[int(chain)] = {str(k): str(v) for k, v in book.items()}
+    return out
+
+
+# -- what the scope check needs, parsed (registered by the app; checked by --check-config) -----------------
+def address_books(config: ServerConfig) -> dict[int, Any]:
+    """``[addresses.CHAIN_ID]`` as AddressBooks (the canonical deployment with these addresses replaced)."""
+    from signers.aa import CANONICAL
+
+    books = {}
+    for chain_id, overrides in config.addresses.items():
+        try:
+            books[chain_id] = CANONICAL.with_overrides(**overrides)
+        except SignerError as error:
+            raise ConfigError(f"addresses.{chain_id}: {error.message}") from None
+        except (TypeError, ValueError):
+            raise ConfigError(f"addresses.{chain_id}: unknown AddressBook field or not an address") from None
+    return books
+
+
+def granted_sessions(config: ServerConfig) -> list[tuple[Any, Mapping[str, Any]]]:
+    """``[[sessions]]`` as (Session, its entry)."""
+    from signers.aa import Session
+
+    out = []
+    for index, item in enumerate(config.sessions):
+        try:
+            out.append((Session.from_dict(item["session"]), item))
+        except SignerError as error:
+            raise ConfigError(f"sessions[{index}]: {error.message}") from None
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"sessions[{index}]: not a Session (Session.to_dict())") from None
     return out
 
 
