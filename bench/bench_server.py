@@ -202,9 +202,12 @@ def run() -> list[Row]:
             # the deployment path for PKCS#11 throughput: the same key signed in a pool of worker processes
             "softhsm-pool": {"uri": hsm_uri, "processes": POOL_PROCESSES},
         }
+        # in-process signers log in before the service starts: a SoftHSM login from another process rewrites
+        # the token's files, and the service's SoftHSM then re-reads them (measured: 2.5 ms instead of 1 ms)
+        inside_signers = {uri: signers.load_signer(uri) for uri in {key["uri"] for key in keys.values()}}
         with _service(state, keys, token) as (process, port):
             for name, key in keys.items():
-                signer = signers.load_signer(key["uri"])
+                signer = inside_signers[key["uri"]]
                 remote = signers.load_signer(f"signers+http://127.0.0.1:{port}/{name}?token-source=env:{TOKEN_ENV}")
                 service = Caller(port, token, signer.address)
                 signature = service()
@@ -282,7 +285,8 @@ def run() -> list[Row]:
                         )
                     )
                 remote.close()
-                signer.close()
+        for signer in inside_signers.values():
+            signer.close()
     return rows
 
 
