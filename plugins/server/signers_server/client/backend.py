@@ -81,17 +81,14 @@ def parse_uri(uri: SignerURI) -> tuple[Endpoint, str]:
 
 
 def _listed_keys(listing: Any) -> list[tuple[str | None, str]]:
-    """(name or None, public key hex) pairs from the service's public-key listing: a JSON array of hex keys
-    (Web3Signer's form), of {"name", "publicKey"} objects, or an object {name: publicKey}."""
-    if isinstance(listing, dict):
-        return [(str(k), v) for k, v in listing.items() if isinstance(v, str)]
+    """(name, public key hex) pairs from the service's listing: {"name", "publicKey"} objects (``?names=true``),
+    or Web3Signer's bare hex keys (no name: such a key is found by its address only)."""
     pairs: list[tuple[str | None, str]] = []
     for item in listing if isinstance(listing, list) else []:
         if isinstance(item, str):
             pairs.append((None, item))
         elif isinstance(item, dict) and isinstance(item.get("publicKey"), str):
-            name = item.get("name", item.get("key"))
-            pairs.append((str(name) if name is not None else None, item["publicKey"]))
+            pairs.append((str(item.get("name")), item["publicKey"]))
     return pairs
 
 
