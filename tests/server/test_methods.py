@@ -174,3 +174,11 @@ def test_blind_hash_needs_hash_messages(signers_server, local_key_env):
     error = server.rpc("personal_sign", ["0x" + "11" * 32, ACCOUNT.address], "app")["error"]
     assert error["code"] == 4001 and "hash_messages" in error["message"]
     assert server.result("personal_sign", ["0x" + "11" * 31, ACCOUNT.address], "app")
+
+
+def test_missing_fields_without_a_node_are_named_and_from_defaults_to_the_only_key(server):
+    tx = {k: hex(v) if isinstance(v, int) else v for k, v in BASE.items() if k != "nonce"}
+    error = server.rpc("eth_signTransaction", [{**tx, "gasPrice": "0x1"}], "app")["error"]
+    assert error["code"] == -32602 and "lacks nonce" in error["message"]
+    raw = server.result("eth_signTransaction", [{**tx, "nonce": "0x7", "gasPrice": "0x1"}], "app")  # no from
+    assert Account.recover_transaction(raw) == ACCOUNT.address

@@ -25,7 +25,7 @@ from signers.errors import PolicyViolationError, SignerError
 
 from . import params, policy
 from .config import ClientConfig
-from .errors import METHOD_NOT_FOUND, RpcError, from_signer_error, invalid_params
+from .errors import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, from_signer_error, invalid_params
 from .keyring import Key
 from .txfields import fill_from_node, parse_transaction
 
@@ -66,7 +66,7 @@ class Call:
             raise from_signer_error(error) from None
         except SignerError as error:
             answer = from_signer_error(error)
-            if answer.code != -32602:
+            if answer.code != INVALID_PARAMS:  # a bad request, not the backend's failure
                 metrics.backend_errors.labels(key.backend, type(error).__name__).inc()
             raise answer from None
         metrics.latency.labels(key.backend).observe(time.perf_counter() - started)
