@@ -100,7 +100,7 @@ def _split_path(target: str) -> dict[str, bytes]:
             )
         if name not in PATH_ATTRIBUTES:
             raise ConfigurationError(
-                f"pkcs11: path attribute {position} is not a supported one",
+                f"pkcs11: unsupported path attribute at position {position}",
                 hint=f"supported: {', '.join(sorted(PATH_ATTRIBUTES))}",
             )
         if name in attributes:
