@@ -9,6 +9,9 @@ the token never shown.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -251,3 +254,27 @@ def test_a_structured_request_never_goes_as_a_bare_digest(tokens: RunningServer)
         with pytest.raises(ConfigurationError, match="without its structure"):
             rpc_request(SignRequest(signer, bytes(32), kind, payload=None))
     assert rpc_request(SignRequest(signer, bytes(32), "digest"))[0] == "signers_signDigest"
+
+
+def test_a_timeout_after_sending_is_reported_and_never_repeated(own_service: RunningServer) -> None:
+    """A service that stops answering (SIGSTOP: the kernel still accepts the request) makes the client give up
+    after timeout= with an error that says the service may have signed; the request is sent once, not retried."""
+    signer = signers.load_signer(remote_uri(own_service, "dev") + "&timeout=1")
+    signer.sign_message("warm")  # the connection is open: the next request is sent, then unanswered
+    os.kill(own_service.process.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(BackendUnavailableError, match="did not answer in time") as late:
+            signer.sign_message("while it is stopped")
+        assert "may have been signed" in str(late.value)
+    finally:
+        os.kill(own_service.process.pid, signal.SIGCONT)
+    assert signer.sign_message("after").signature  # the service serves again
+
+    def signed() -> int:
+        return sum(line.get("method") == "personal_sign" for line in own_service.log_lines())
+
+    deadline = time.monotonic() + 10  # the stopped request finishes on its own connection, maybe after "after"
+    while signed() < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the service's log: there is no event to wait on across processes
+    assert signed() == 3  # warm, the one that timed out (answered after SIGCONT, to nobody), after: no retry
+    signer.close()
