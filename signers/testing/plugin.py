@@ -8,7 +8,9 @@ started (a service already running with the same state folder or port is reused 
 - ``gcp_kms_emulator``: the Cloud KMS emulator; ``create_key()`` returns a key version (signers-gcp-kms);
 - ``aa_chain``: anvil + EntryPoint v0.7 + Alto + Nexus + Smart Sessions and the policies, funded dev accounts;
 - ``postgres``: a private PostgreSQL cluster; ``create_database(name)`` returns an audit-trail URL;
-- ``local_key`` (function scope): the ``local:env:...`` URI of a fresh random key.
+- ``local_key`` (function scope): the ``local:env:...`` URI of a fresh random key;
+- ``signers_server`` (function scope, needs signers-server): ``signers_server(config_dict, env=...)`` starts a
+  real ``signers serve`` on a free port and returns a ``RunningServer``; all are stopped after the test.
 
 Nothing is imported or started until a test asks for a fixture, and no fixture is autouse, so a suite that uses
 none of them runs as before. Settings (ini options, each overridden by its environment variable):
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from .gcp_kms import GcpKmsEmulator
     from .localstack import LocalStack
     from .postgres import Cluster
+    from .server import ServerFactory
     from .softhsm import PrivateToken
 
 SETTINGS = {  # ini option -> environment variable
@@ -130,6 +134,23 @@ def postgres() -> Iterator[Cluster]:
     finally:
         if cluster.started_here:
             cluster.stop()
+
+
+@pytest.fixture
+def signers_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """``signers_server(config, env=None, wait=True)`` -> a running ``signers serve`` for this test."""
+    try:
+        import signers_server  # noqa: F401
+        import tomli_w  # noqa: F401
+    except ImportError:
+        pytest.fail("signers_server needs the service: pip install signers-server tomli-w", pytrace=False)
+    from .server import ServerFactory
+
+    factory = ServerFactory(tmp_path)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
 
 
 @pytest.fixture
