@@ -15,6 +15,7 @@ from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import signers
 from signers import ChainIdMismatchError, FieldError, Signer, SignerError
 from signers.aa.user_operation import UserOperation
 from signers.audit import AuditTrail
@@ -270,3 +271,17 @@ def test_random_malformed_inputs_raise_only_signer_errors(
             call()
         except SignerError as error:
             assert error.hint or isinstance(error, ChainIdMismatchError)
+
+
+_URI_PARTS = st.sampled_from(
+    [*"az09%:/?&=;@+-_.# ", "%zz", "%2F", "env:", "file:", "keystore:", "pin-value=", "password-source=", "x=1"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(["local:", "local:env:", "local:keystore:", "", "unknown:"]), st.lists(_URI_PARTS, max_size=12))
+def test_random_uris_raise_only_signer_errors(prefix: str, parts: list[str]) -> None:
+    try:
+        signers.load_signer(prefix + "".join(parts))
+    except SignerError as error:
+        assert error.hint or error.message
