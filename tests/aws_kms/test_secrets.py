@@ -85,3 +85,15 @@ def test_a_malformed_region_is_a_configuration_error(region: str, monkeypatch: p
     monkeypatch.setenv("AWS_DEFAULT_REGION", region)
     with pytest.raises(ConfigurationError, match="region"):
         signers.load_signer("aws-kms://alias/x")
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"])
+def test_userinfo_in_the_endpoint_environment_variable_is_refused_too(
+    variable: str, localstack: LocalStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_id = localstack.create_key().key_id
+    monkeypatch.setenv(variable, _endpoints(localstack)[0])  # botocore reads it when endpoint-url= is absent
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ConfigurationError, match=f"{variable} carries userinfo") as info:
+        signers.load_signer(f"aws-kms://{key_id}?region=us-east-1")
+    assert_not_echoed(SECRET, info.value, caplog)

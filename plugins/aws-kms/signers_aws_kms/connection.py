@@ -10,6 +10,7 @@ produced a signature nobody received; the caller still gets exactly one signatur
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -32,7 +33,7 @@ from signers.errors import (
 )
 
 from .ratelimit import TokenBucket
-from .target import KmsSettings
+from .target import KmsSettings, check_endpoint_url
 
 log = logging.getLogger("signers_aws_kms")
 
@@ -103,6 +104,11 @@ class KmsConnection:
             retries={"total_max_attempts": 1, "mode": "standard"},
             max_pool_connections=settings.max_pool_connections,
         )
+        if settings.endpoint_url is None:
+            # botocore also takes the endpoint from the environment: it obeys the same rule (no userinfo)
+            for variable in ("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"):
+                if os.environ.get(variable):
+                    check_endpoint_url(os.environ[variable], variable)
         try:
             self.client = session.client(
                 "kms", region_name=settings.region, endpoint_url=settings.endpoint_url, config=config

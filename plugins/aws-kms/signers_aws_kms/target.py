@@ -87,7 +87,7 @@ class KmsSettings:
             )
 
 
-def check_endpoint_url(url: str) -> None:
+def check_endpoint_url(url: str, where: str = "endpoint-url") -> None:
     """An http(s) URL without userinfo. Credentials never travel in it: a ``user:password@`` part would reach
     describe(), the audit trail's backend column, every error message and botocore's DEBUG log, so it is
     refused (not silently stripped: the user learns that the credentials they wrote were not used).
@@ -99,12 +99,12 @@ def check_endpoint_url(url: str) -> None:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            "aws-kms: endpoint-url is not an http(s) URL with a host",
+            f"aws-kms: {where} is not an http(s) URL with a host",
             hint="e.g. endpoint-url=http://127.0.0.1:4566 (percent-encode it inside the URI)",
         )
     if "@" in parts.netloc:
         raise ConfigurationError(
-            "aws-kms: endpoint-url carries userinfo (user:password@), which is refused",
+            f"aws-kms: {where} carries userinfo (user:password@), which is refused",
             hint="remove the user:password@ part; credentials come from boto3's chain (environment, profile, role), "
             "never from the URL",
         )
