@@ -121,7 +121,7 @@ def test_ethers_and_viem_sign_and_send_through_the_service(
     (address,) = server.result("eth_accounts", [], "app")
     funder = chain_stack.accounts[1].address  # unlocked in anvil
     node_rpc(chain_stack.rpc_url, "eth_sendTransaction", {"from": funder, "to": address, "value": hex(10**18)})
-    to = chain_stack.accounts[2].address
+    to = Account.create().address  # an address of this test's own: no other test moves its balance
     typed = typed_data(chain_stack.chain_id)
     job = {
         "url": server.url,
@@ -155,6 +155,8 @@ def test_ethers_and_viem_sign_and_send_through_the_service(
         receipt = node_rpc(chain_stack.rpc_url, "eth_getTransactionReceipt", out["sentHash"])
         assert receipt["status"] == "0x1" and receipt["from"] == address.lower(), library
         assert out["receiptStatus"] == 1
+    for i, signature in enumerate(results["ethers"]["batch"]):  # sent as one batch (a JSON array)
+        assert Account.recover_message(encode_defunct(text=f"{TEXT} #{i}"), signature=signature) == address
     # ethers recognises a refusal by the message, viem by the code 4001: the service sends both
     assert results["ethers"]["refusal"]["code"] == "ACTION_REJECTED", results["ethers"]["refusal"]
     assert "UserRejectedRequestError" in results["viem"]["refusal"]["names"], results["viem"]["refusal"]
