@@ -18,7 +18,7 @@ pytest_plugins = [
 ]
 
 # fixtures that start (or reach) a real service: the plugin's (LocalStack, SoftHSM, the emulator, the chain stack,
-# PostgreSQL) and this repository's (Node with the SDK, the audit tests' cluster, the signing service)
+# PostgreSQL) and this repository's (Node with the SDK, the signing service)
 SERVICE_FIXTURES = frozenset(
     {
         "localstack_kms",
@@ -27,7 +27,6 @@ SERVICE_FIXTURES = frozenset(
         "aa_chain",
         "postgres",
         "sdk",
-        "cluster",
         "signers_server",
         "module_server",  # tests/server: the same service, shared by a module
     }

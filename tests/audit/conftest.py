@@ -1,5 +1,5 @@
-"""The audit trail's fixtures: the real PostgreSQL (the project's private cluster, started by postgres/start
-if it does not run, stopped afterwards if this session started it), a fresh database per test, a local key,
+"""The audit trail's fixtures: the real PostgreSQL (the plugin's ``postgres``: the project's private cluster,
+started if it does not run, stopped afterwards if this session started it), a fresh database per test, a local key,
 and the worker processes of the fleet tests."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import signers
-from postgres.cluster import Cluster, running_cluster
+from postgres.cluster import Cluster
 from signers import Signer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,13 +23,9 @@ KEY = "0x" + "4d" * 32  # a test key, in process memory by design (local:)
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
-    instance = running_cluster()
-    try:
-        yield instance
-    finally:
-        if instance.started_here:
-            instance.stop()
+def cluster(postgres: Cluster) -> Cluster:
+    """The signers.testing plugin's private cluster, under the name these tests use."""
+    return postgres
 
 
 @pytest.fixture
