@@ -278,3 +278,16 @@ def test_a_timeout_after_sending_is_reported_and_never_repeated(own_service: Run
         time.sleep(0.05)  # polling the service's log: there is no event to wait on across processes
     assert signed() == 3  # warm, the one that timed out (answered after SIGCONT, to nobody), after: no retry
     signer.close()
+
+
+def test_sign_digests_go_in_json_rpc_batches(tokens: RunningServer) -> None:
+    """Signer.sign_digests over the remote backend: batches of 50 calls per POST, every signature checked."""
+    signer = signers.load_signer(remote_uri(tokens, "hsm"))
+    digests = [os.urandom(32) for _ in range(120)]
+    signatures = signer.sign_digests(digests)
+    assert [s.recover(d) for s, d in zip(signatures, digests, strict=True)] == [signer.address] * 120
+    narrow = signers.load_signer(remote_uri(tokens, "dev", OTHER_TOKEN_ENV))
+    with pytest.raises(PolicyViolationError, match="signers_signDigest"):  # each call refused: the first raises
+        narrow.sign_digests(digests[:3])
+    signer.close()
+    narrow.close()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
 
 from eth_utils import is_hex_address
 
 from signers.backend import Backend
-from signers.errors import ConfigurationError, KeyNotFoundError
+from signers.errors import ConfigurationError, KeyNotFoundError, SignerError
 from signers.keys import PublicKey
 from signers.secrets import read_secret
 from signers.signer import SignRequest
@@ -27,6 +28,7 @@ from .transport import Endpoint, Transport
 SCHEMES = {"signers+http": "http", "signers+https": "https"}
 ATTRIBUTES = {"token-source", "ca-file", "cert-file", "key-file", "timeout"}
 PUBLIC_KEYS_PATH = "/api/v1/eth1/publicKeys?names=true"  # Web3Signer's listing, with key names
+BATCH = 50  # calls per JSON-RPC batch: under the service's default limit (limits.max_batch = 100)
 _AUTHORITY = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
 
 
@@ -155,6 +157,16 @@ class RemoteBackend(Backend):
     def sign_request(self, request: SignRequest) -> bytes:
         method, params = rpc_request(request)
         return signature_rs(request, method, self._transport.call(method, params))
+
+    def sign_requests(self, requests: Sequence[SignRequest]) -> Iterator[bytes]:
+        """Several requests (``Signer.sign_digests``) in JSON-RPC batches: one round trip per ``BATCH``."""
+        for start in range(0, len(requests), BATCH):
+            chunk = requests[start : start + BATCH]
+            calls = [rpc_request(request) for request in chunk]
+            for request, (method, _), result in zip(chunk, calls, self._transport.call_batch(calls), strict=True):
+                if isinstance(result, SignerError):
+                    raise result  # the ones before it were yielded; none after it is returned
+                yield signature_rs(request, method, result)
 
     async def asign_request(self, request: SignRequest) -> bytes:
         method, params = rpc_request(request)

@@ -202,26 +202,53 @@ class Transport:
     def _payload(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
         return {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
 
+    def _answer(self, method: str, body: Any) -> Any:
+        """The result of one JSON-RPC answer object, or the error it carries raised."""
+        fault = body.get("error") if isinstance(body, dict) else None
+        if isinstance(fault, dict):
+            code = fault.get("code")
+            number = code if isinstance(code, int) else 0
+            raise rpc_error(method, number, fault.get("message", ""), self.where, fault.get("data"))
+        if not isinstance(body, dict) or "result" not in body:
+            raise BackendUnavailableError(f"{method}: the service at {self.where} answered no JSON-RPC result")
+        return body["result"]
+
     def _result(self, method: str, response: httpx.Response) -> Any:
         try:
             body = response.json()
         except ValueError:
             body = None
-        fault = body.get("error") if isinstance(body, dict) else None
-        if isinstance(fault, dict):  # a JSON-RPC error says more than its HTTP status
-            code = fault.get("code")
-            number = code if isinstance(code, int) else 0
-            raise rpc_error(method, number, fault.get("message", ""), self.where, fault.get("data"))
-        error = status_error(method, response.status_code, self.where)
-        if error is not None:
-            raise error
-        if not isinstance(body, dict) or "result" not in body:
-            raise BackendUnavailableError(f"{method}: the service at {self.where} answered no JSON-RPC result")
-        return body["result"]
+        if not (isinstance(body, dict) and isinstance(body.get("error"), dict)):  # its JSON-RPC error says more
+            error = status_error(method, response.status_code, self.where)
+            if error is not None:
+                raise error
+        return self._answer(method, body)
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         payload = self._payload(method, params)
         return self._result(method, self._send(method, lambda: self._client.post(self.where + "/", json=payload)))
+
+    def call_batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Several calls in one POST (a JSON-RPC batch): each one's result, or the SignerError it got, in order.
+        A refusal of the whole batch (credential, size, rate) raises."""
+        payloads = [self._payload(method, params) for method, params in calls]
+        what = f"a batch of {len(calls)} calls"
+        response = self._send(what, lambda: self._client.post(self.where + "/", json=payloads))
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, list):
+            self._result(what, response)  # raises what the service said about the whole batch
+            raise BackendUnavailableError(f"{what}: the service at {self.where} answered no JSON-RPC batch")
+        by_id = {answer.get("id"): answer for answer in body if isinstance(answer, dict)}
+        out: list[Any] = []
+        for (method, _), payload in zip(calls, payloads, strict=True):
+            try:
+                out.append(self._answer(method, by_id.get(payload["id"])))
+            except SignerError as error:
+                out.append(error)
+        return out
 
     async def acall(self, method: str, params: Sequence[Any] = ()) -> Any:
         payload = self._payload(method, params)
