@@ -300,7 +300,7 @@ def send_session_user_operation(
             local.check(op, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
         signed = account.sign_user_operation(op, session_signer, validation, context=bound)
         if local is not None:  # the hook's after_sign does this for the registry it knows
-            registry.invalidate_limits(account.address)
+            registry.signed(signed)
     else:
         _check_cost(op, max_cost_wei)
         with scope_check_disabled():

@@ -20,10 +20,10 @@ The first two are read with ``eth_getStorageAt``: their public getters are named
 build (``usageLimitConfigs`` / ``valueLimitConfigs``) and in the local chain's stand-ins, their storage is the same.
 
 Reads are cached for ``max_age`` seconds (default 2 s), and the cache of an account is dropped as soon as one of
-its ops is signed (``invalidate``), so the next op re-reads what that op consumed. An op signed by another process
-is seen once the cached read is older than ``max_age``. Ops signed here but not yet included are not counted: the
-flows wait for each receipt by default; a caller with several ops of one session in flight lets the chain refuse
-the one past the limit (AA23).
+its ops is signed (``signed``), so the next op re-reads the chain. An op signed by another process is seen once the
+cached read is older than ``max_age``. Ops signed here and not yet included count as used too (several ops in
+flight at once): each is pending until the EntryPoint's nonce for its key moves past it (it landed, and the chain
+state has it) or for ``PENDING_TTL`` seconds (a bundler that dropped it).
 
 If the node cannot be read (or the Session was registered without one) the check fails closed by default
 (``LimitsUnavailableError``), or open when registered with ``on_unreadable="open"``: a warning says the op is
@@ -55,6 +55,7 @@ from .hexutil import to_bytes
 if TYPE_CHECKING:
     from .rpc import NodeClient
     from .scope import GrantedScope
+    from .user_operation import UserOperation
 
 log = logging.getLogger("signers.aa.limits")
 
@@ -62,7 +63,9 @@ OnUnreadable = Literal["closed", "open"]
 FAIL_CLOSED: OnUnreadable = "closed"
 FAIL_OPEN: OnUnreadable = "open"
 DEFAULT_MAX_AGE = 2.0  # seconds a read may serve before the check reads again
+PENDING_TTL = 120.0  # seconds an op signed here counts as pending at most (a bundler drops what it cannot include)
 
+GET_NONCE = function_signature_to_4byte_selector("getNonce(address,uint192)")
 GET_POLICY_DATA = function_signature_to_4byte_selector("getPolicyData(bytes32,address,address,address)")
 TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
 TRANSFER_FROM = function_signature_to_4byte_selector("transferFrom(address,address,uint256)")
@@ -111,18 +114,30 @@ class Demand:
 @dataclass(frozen=True)
 class LimitState:
     limit: int
-    used: int  # ERC-20: spent + approved
+    used: int  # ERC-20: spent + approved; pending ops included
+    pending: int = 0  # of ``used``: what ops signed here and not yet included take
 
     @property
     def left(self) -> int:
         return max(self.limit - self.used, 0)
 
 
+@dataclass(frozen=True, eq=False)  # each signed op is its own entry
+class Pending:
+    """What one op signed here takes from one policy config until it is included."""
+
+    amount: int
+    sender: str
+    nonce: int
+    entry_point: str
+    signed_at: float
+
+
 def _erc20_amount(call: Call, account: str, where: str, index: int) -> int:
     """What one call spends or approves of its token under ERC20SpendingLimitPolicy; a call the policy refuses
     whatever the state (native value, another selector, short data) is refused here too."""
     if call.value != 0:
-        raise SessionLimitError(
+        raise ScopeViolationError(
             f"{where}: ERC20SpendingLimitPolicy refuses native value on a token call", call_index=index
         )
     args = call.data[4:]
@@ -134,14 +149,14 @@ def _erc20_amount(call: Call, account: str, where: str, index: int) -> int:
             if to.lower() == account.lower():
                 amount = 0  # tokens coming in spend nothing
         else:
-            raise SessionLimitError(
+            raise ScopeViolationError(
                 f"{where}: ERC20SpendingLimitPolicy allows transfer, transferFrom, approve and increaseAllowance only",
                 call_index=index,
             )
-    except SessionLimitError:
+    except ScopeViolationError:
         raise
     except Exception:  # eth_abi's several error types for short data
-        raise SessionLimitError(f"{where}: the token call's arguments cannot be decoded", call_index=index) from None
+        raise ScopeViolationError(f"{where}: the token call's arguments cannot be decoded", call_index=index) from None
     return int(amount)
 
 
@@ -209,16 +224,28 @@ class OnChainLimits:
         self._lock = threading.Lock()
         # (account lowercase, policy, config id, token) -> (read at, state)
         self._cache: dict[tuple[str, str, bytes, str | None], tuple[float, LimitState]] = {}
+        # the same keys -> what ops signed here take, until they are included
+        self._pending: dict[tuple[str, str, bytes, str | None], list[Pending]] = {}
 
     def __repr__(self) -> str:
         return f"OnChainLimits(node={self.node!r}, max_age={self.max_age}, on_unreadable={self.on_unreadable!r})"
 
     def invalidate(self, account: str) -> None:
-        """Forget what was read for ``account``: one of its ops was signed and will consume some of it."""
+        """Forget what was read for ``account`` (the next check reads the chain again)."""
         who = account.lower()
         with self._lock:
             for key in [k for k in self._cache if k[0] == who]:
                 del self._cache[key]
+
+    def signed(self, scope: GrantedScope, op: UserOperation, calls: Sequence[Call]) -> None:
+        """``op`` (``calls`` from its sender under ``scope``) was signed: it takes its share until it is included."""
+        now = self.clock()
+        with self._lock:
+            for demand in demands(scope, op.sender, calls):
+                key = (op.sender.lower(), demand.policy, demand.config_id, demand.token)
+                pending = Pending(demand.amount, op.sender, op.nonce, scope.addresses.entry_point, now)
+                self._pending.setdefault(key, []).append(pending)
+        self.invalidate(op.sender)
 
     def check(self, scope: GrantedScope, account: str, calls: Sequence[Call]) -> None:
         """Raise SessionLimitError if the op would pass a limit, LimitsUnavailableError if the state cannot be
@@ -243,9 +270,11 @@ class OnChainLimits:
                 unit = (
                     "uses" if demand.policy_name == USAGE else "wei" if demand.policy_name == VALUE else "token units"
                 )
+                pending = f" ({state.pending} by ops signed here, not yet included)" if state.pending else ""
                 raise SessionLimitError(
                     f"session {pid}: {demand.policy_name} ({demand.policy}) on {demand.what}: limit {state.limit} "
-                    f"{unit}, {state.used} used, {state.left} left; this op needs {demand.amount}; nothing was signed"
+                    f"{unit}, {state.used} used{pending}, {state.left} left; this op needs {demand.amount}; "
+                    "nothing was signed"
                 )
 
     def _unreadable(self, why: str) -> None:
@@ -263,10 +292,36 @@ class OnChainLimits:
             cached = self._cache.get(key)
         if cached is not None and now - cached[0] <= self.max_age:
             return cached[1]
+        # what is still pending first, the chain state after: an op landing in between is counted twice (a
+        # refusal too many for a moment), never missed
+        pending = self._still_pending(key, now)
         state = self._read(scope.addresses.smart_sessions, account, demand)
+        state = LimitState(state.limit, state.used + pending, pending)
         with self._lock:
             self._cache[key] = (now, state)
         return state
+
+    def _still_pending(self, key: tuple[str, str, bytes, str | None], now: float) -> int:
+        """The sum of the pending ops of ``key`` whose nonce the EntryPoint has not used yet (others dropped)."""
+        assert self.node is not None
+        with self._lock:
+            entries = list(self._pending.get(key, ()))
+        kept = []
+        for entry in entries:
+            if now - entry.signed_at > PENDING_TTL:
+                continue
+            data = GET_NONCE + encode(["address", "uint192"], [entry.sender, entry.nonce >> 64])
+            (current,) = decode(["uint256"], self.node.call(entry.entry_point, data))
+            if int(current) <= entry.nonce:
+                kept.append(entry)
+        dropped = {id(e) for e in entries} - {id(e) for e in kept}  # included, or past PENDING_TTL
+        with self._lock:
+            left = [e for e in self._pending.get(key, ()) if id(e) not in dropped]
+            if left:
+                self._pending[key] = left
+            else:
+                self._pending.pop(key, None)
+        return sum(e.amount for e in kept)
 
     def _read(self, multiplexer: str, account: str, demand: Demand) -> LimitState:
         assert self.node is not None

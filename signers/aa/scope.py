@@ -102,12 +102,21 @@ class ScopeRegistry:
                 known = self._limits[key] = (node, OnChainLimits(node, max_age=max_age, on_unreadable=on_unreadable))
             return known[1]
 
-    def invalidate_limits(self, account: str) -> None:
-        """An op of ``account`` was signed: what was read of its limits is stale."""
+    def signed(self, op: UserOperation) -> None:
+        """``op`` was signed: a session op takes its share of its limits until included, and what was read of its
+        account's limits is stale."""
         with self._lock:
             readers = [reader for _, reader in self._limits.values()]
+        pid: bytes | None
+        try:
+            pid, _ = decode_use_signature(op.signature)
+        except AAConfigurationError:
+            pid = None
+        scope = self.get(pid) if pid is not None else None
+        if scope is not None:
+            scope.limits.signed(scope, op, decode_execute(op.call_data).calls)
         for reader in readers:
-            reader.invalidate(account)
+            reader.invalidate(op.sender)
 
     def register(
         self,
@@ -575,9 +584,9 @@ class SessionScopeCheck:
 
     @hookimpl
     def after_sign(self, request: SignRequest, signature: Signature) -> None:
-        """A signed op will consume some of its account's on-chain limits: drop what was read of them."""
+        """A signed op will consume some of its account's on-chain limits: count it as pending, read again."""
         if request.kind == "user_operation" and isinstance(request.payload, UserOperation):
-            self.registry.invalidate_limits(request.payload.sender)
+            self.registry.signed(request.payload)
 
 
 def _per_call_bound(context: Any) -> int | None:

@@ -31,8 +31,10 @@ from signers.aa import (
     SessionScopeCheck,
     TokenLimit,
     UserOperation,
+    build_user_operation,
     grant_permission,
     install_smart_sessions,
+    random_nonce_key,
     send_session_user_operation,
 )
 from signers.aa.errors import LimitsUnavailableError, SessionLimitError
@@ -198,6 +200,36 @@ def test_another_signers_ops_are_seen_once_the_cache_is_older_than_its_bound(
     with pytest.raises(SessionLimitError):
         send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
     assert chain.counter_value(counter) == 2
+
+
+def test_ops_signed_and_not_yet_included_count_as_used(
+    chain: Chain,
+    account: NexusAccount,
+    owner: Signer,
+    session_keys: Callable[[], Signer],
+    counter: str,
+    audit: AuditTrail,
+) -> None:
+    """Several ops in flight at once: each op signed here counts until the EntryPoint's nonce passes it."""
+    key = session_keys()
+    pid = grant(chain, account, owner, key, ActionPolicyInfo(counter, INCREMENT, usage_limit=2))
+    validation = account.session_validation(pid)
+    signed = []
+    for _ in range(2):  # signed, not sent: the chain has not seen them
+        op = build_user_operation(account, [Call(counter, 0, INCREMENT)], validation, chain.bundler,
+                                  nonce_key=random_nonce_key(), deploy=False)  # fmt: skip
+        signed.append(account.sign_user_operation(op, key, validation))
+    with pytest.raises(SessionLimitError, match=r"limit 2 uses, 2 used \(2 by ops signed here, not yet included\)"):
+        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+    for op in signed:  # now they land: the chain counts them, and they stop being pending
+        receipt = chain.bundler.wait_for_receipt(chain.bundler.send_user_operation(op, account.entry_point))
+        assert receipt["success"] is True
+    scope_of(pid).limits.invalidate(account.address)  # (ops sent by hand: the flows' own ops do this)
+    with pytest.raises(SessionLimitError) as refused:
+        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+    assert "limit 2 uses, 2 used, 0 left" in str(refused.value)  # read again: on chain now, no longer pending
+    assert chain.counter_value(counter) == 2
+    assert signed_by(audit, key) == 2
 
 
 def scope_of(pid: bytes) -> Any:
