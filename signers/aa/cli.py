@@ -204,7 +204,10 @@ def rotate_command(
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     if dry_run:
-        click.echo(f"would grant 0x{result.new_permission_id.hex()} with this UserOperation (not signed, not sent):")
+        click.echo(
+            f"would grant 0x{result.new_permission_id.hex()} with this UserOperation (not signed, not sent; no key "
+            "is created in a dry run, so the current key's address stands in for the new one's):"
+        )
         click.echo(json.dumps(result.grant_user_operation.to_rpc(), indent=2))
         return
     click.echo(

@@ -431,8 +431,8 @@ class SessionManager:
         if new_key is None:
             if current_key is None:
                 raise SessionManagerError("give the new key, or the current key to create one like it")
-            if dry_run:
-                new_address = current_key.address  # no key is created in a dry run: the op shows the old one's
+            if dry_run:  # no key is created in a dry run: the op shows the current key's address in its place
+                new_address = current_key.address
             else:
                 created_uri = current_key.backend.create_like(new_key_label)
                 from ..plugins import load_signer
@@ -443,7 +443,8 @@ class SessionManager:
         session = replace(session, chain_id=self.account.chain_id)
         grant_op = self._owner_op([Call(self.account.addresses.smart_sessions, 0, encode_enable_sessions([session]))])
         if dry_run:
-            return RotateResult(pid, session.permission_id, session, new_address, grant_op, True)
+            shown = "not created (dry run)" if new_key is None else new_address
+            return RotateResult(pid, session.permission_id, session, shown, grant_op, True)
         assert new_key is not None
         grant = self._send_owner_op(grant_op)
         self.registry.register(

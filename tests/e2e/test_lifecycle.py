@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector as selector
 
+import signers
 from demo.onchain import INCREMENT, Chain
 from signers.aa import (
     ActionPolicyInfo,
@@ -303,3 +304,37 @@ def test_bad_input_stops_before_sending_anything(
         SessionManager(other_account, owner=owner, bundler=chain.bundler).rotate(
             foreign, test_calls=[Call(counter, 0, INCREMENT)], valid_for=HOUR
         )
+
+
+def test_rotate_through_the_cli_dry_run_then_for_real(
+    chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str,
+    aws_kms_uri: str, softhsm: Any,
+) -> None:  # fmt: skip
+    install(chain, account, owner)
+    key_uri = softhsm.generate_key()
+    with signers.load_signer(key_uri) as key:
+        (pid,) = grant(chain, account, owner, key, counter)
+    nonce = account.get_nonce(account.owner_validator)
+    args = ["rotate", "--rpc-url", chain.node.url, "--bundler-url", chain.bundler.rpc.url, "--account",
+            account.address, "--owner-validator", account.owner_validator, "--owner", aws_kms_uri,
+            "--permission-id", "0x" + pid.hex(), "--session-key-uri", key_uri, "--valid-for", str(HOUR),
+            "--test-call", f"{counter}:0x{INCREMENT.hex()}", "--json"]  # fmt: skip
+
+    dry = run(*args, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    planned = json.loads(dry.stdout)
+    assert planned["dry_run"] is True and planned["grant_user_op_hash"] is None
+    assert planned["new_key"] == "not created (dry run)"
+    assert planned["grant_user_operation"]["sender"] == account.address
+    assert account.get_nonce(account.owner_validator) == nonce and account.is_permission_enabled(pid)
+
+    done = run(*args)
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    new_pid = bytes.fromhex(result["new_permission_id"][2:])
+    assert result["new_key"].startswith("pkcs11:") and result["revoke"]["success"] is True
+    assert account.is_permission_enabled(new_pid) and not account.is_permission_enabled(pid)
+    with signers.load_signer(result["new_key"]) as new_key:
+        assert new_key.address == result["new_session_key"]
+        assert increment(account, new_key, chain, new_pid, counter).receipt["success"] is True
+    assert chain.counter_value(counter) == 2  # the rotation's test op, then this one
