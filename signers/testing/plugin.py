@@ -21,6 +21,7 @@ none of them runs as before. Settings (ini options, each overridden by its envir
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from collections.abc import Iterator
@@ -69,11 +70,18 @@ def _missing(exc: MissingDependency) -> NoReturn:
     pytest.fail(str(exc), pytrace=False)  # a missing service fails, with the command that installs it
 
 
+def _need(module: str, install: str) -> None:
+    """Fails (never skips) when the Python package a fixture drives is not installed."""
+    if importlib.util.find_spec(module) is None:
+        _missing(MissingDependency(f"the Python package {module} is not installed; install it with: {install}"))
+
+
 @pytest.fixture(scope="session")
 def softhsm_token() -> Iterator[PrivateToken]:
     """A private SoftHSM2 token for the session; its random PIN only in the environment (pin-source=env:...)."""
     from .softhsm import find_module, private_token
 
+    _need("signers_pkcs11", "pip install signers-pkcs11")
     try:
         module = find_module()
         with private_token(state_dir("softhsm") / f"pytest-{os.getpid()}", "signers-test", PIN_ENV, module) as token:
@@ -87,6 +95,7 @@ def localstack_kms() -> Iterator[LocalStack]:
     """LocalStack's KMS on 127.0.0.1 (LOCALSTACK_PORT, else a free port), with boto3's test environment set."""
     from . import localstack
 
+    _need("boto3", "pip install signers-aws-kms")
     localstack.set_test_environment()
     try:
         server = localstack.start()
@@ -104,6 +113,7 @@ def gcp_kms_emulator() -> Iterator[GcpKmsEmulator]:
     """The Cloud KMS emulator on a free loopback port, reached with the real google-cloud-kms client."""
     from .gcp_kms import running_emulator
 
+    _need("signers_gcp_kms", "pip install signers-gcp-kms")
     with running_emulator() as emulator:
         yield emulator
 
@@ -125,6 +135,7 @@ def postgres() -> Iterator[Cluster]:
     """A private PostgreSQL cluster on 127.0.0.1; ``create_database(name)`` gives an audit-trail URL."""
     from .postgres import running_cluster
 
+    _need("psycopg", 'pip install "signers[postgres]"')
     try:
         cluster = running_cluster()
     except MissingDependency as exc:
@@ -139,11 +150,8 @@ def postgres() -> Iterator[Cluster]:
 @pytest.fixture
 def signers_server(tmp_path: Path) -> Iterator[ServerFactory]:
     """``signers_server(config, env=None, wait=True)`` -> a running ``signers serve`` for this test."""
-    try:
-        import signers_server  # noqa: F401
-        import tomli_w  # noqa: F401
-    except ImportError:
-        pytest.fail("signers_server needs the service: pip install signers-server tomli-w", pytrace=False)
+    _need("signers_server", "pip install signers-server")
+    _need("tomli_w", "pip install tomli-w")
     from .server import ServerFactory
 
     factory = ServerFactory(tmp_path)
