@@ -34,7 +34,7 @@ def token_hash(token: str) -> str:
 def parse_token_hash(text: str, where: str) -> bytes:
     match = _HASH.match(text.strip())
     if match is None:
-        from .config import ConfigError
+        from .readers import ConfigError
 
         raise ConfigError(
             f"{where}: not a token hash (sha256:<64 hex digits>)",

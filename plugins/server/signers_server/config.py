@@ -7,7 +7,6 @@ secret is refused with an error naming the field, never quoting its value.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -15,9 +14,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signers.errors import ConfigurationError, SignerError
+from signers.errors import SignerError
 
 from .auth import parse_token_hash
+from .plaintext import URI_SECRET_ATTRIBUTES, refuse_secrets
+from .readers import (
+    ConfigError as ConfigError,  # re-exported: the service's configuration error
+)
+from .readers import (
+    boolean,
+    integer,
+    is_loopback,
+    known,
+    opt_integer,
+    opt_string,
+    path_text,
+    string,
+    string_list,
+    table,
+)
 
 # What a client may call when its config does not say: every standard method, not the raw digest.
 DEFAULT_METHODS = frozenset(
@@ -39,16 +54,6 @@ DEFAULT_METHODS = frozenset(
 KNOWN_METHODS = DEFAULT_METHODS | {"signers_signDigest", "reload"}  # reload: POST /reload
 
 # Field names that only ever hold a secret: refused wherever they appear.
-_SECRET_NAMES = re.compile(r"^(token|password|passphrase|pin|secret|private_?key|api_?key|key_?password|credentials?)$")
-_PRIVATE_KEY_LIKE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
-_URI_SECRET_ATTRIBUTES = re.compile(r"(^|[;?&])(pin-value|password|pin|secret|token)=", re.IGNORECASE)
-_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
-
-
-class ConfigError(ConfigurationError):
-    """The service configuration is invalid; the message names the field."""
-
-    hint = "fix the field named and run `signers serve --config FILE --check-config`"
 
 
 @dataclass(frozen=True)
@@ -136,10 +141,10 @@ def load_config(path: str | Path) -> ServerConfig:
 
 
 def parse_config(data: Mapping[str, Any], path: Path | None = None) -> ServerConfig:
-    _refuse_secrets(data, "")
-    _known(data, "", {"server", "tls", "metrics", "limits", "keys", "clients", "sessions", "addresses"})
-    server = _table(data, "server")
-    _known(
+    refuse_secrets(data, "")
+    known(data, "", {"server", "tls", "metrics", "limits", "keys", "clients", "sessions", "addresses"})
+    server = table(data, "server")
+    known(
         server,
         "server.",
         {
@@ -154,29 +159,29 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> ServerCon
             "audit_db",
         },
     )
-    tls = _tls(_table(data, "tls"), path)
-    host = _str(server, "server.host", "127.0.0.1")
-    allow_insecure = _bool(server, "server.allow_insecure_bind", False)
-    if tls is None and not _is_loopback(host) and not allow_insecure:
+    tls = _tls(table(data, "tls"), path)
+    host = string(server, "server.host", "127.0.0.1")
+    allow_insecure = boolean(server, "server.allow_insecure_bind", False)
+    if tls is None and not is_loopback(host) and not allow_insecure:
         raise ConfigError(
             f"server.host: {host} is not a loopback address and [tls] is not configured",
             hint="configure [tls] (cert, key), or set server.allow_insecure_bind = true behind a TLS proxy",
         )
-    limits = _limits(_table(data, "limits"))
-    chain_id = _opt_int(server, "server.chain_id")
-    keys = _keys(_table(data, "keys"))
-    clients = _clients(_table(data, "clients"), keys, chain_id, limits)
+    limits = _limits(table(data, "limits"))
+    chain_id = opt_integer(server, "server.chain_id")
+    keys = _keys(table(data, "keys"))
+    clients = _clients(table(data, "clients"), keys, chain_id, limits)
     pinned = sorted(name for name, client in clients.items() if client.cert_sha256 is not None)
     if pinned and (tls is None or tls.client_ca is None):
         raise ConfigError(
             f"clients.{pinned[0]}.cert_sha256: client certificates need [tls] with client_ca",
             hint="client_ca may hold the clients' own self-signed certificates",
         )
-    metrics = _table(data, "metrics")
-    _known(metrics, "metrics.", {"host", "port"})
-    metrics_port = _opt_int(metrics, "metrics.port")
-    metrics_host = _str(metrics, "metrics.host", "127.0.0.1")
-    if metrics_port is not None and not _is_loopback(metrics_host) and not allow_insecure:
+    metrics = table(data, "metrics")
+    known(metrics, "metrics.", {"host", "port"})
+    metrics_port = opt_integer(metrics, "metrics.port")
+    metrics_host = string(metrics, "metrics.host", "127.0.0.1")
+    if metrics_port is not None and not is_loopback(metrics_host) and not allow_insecure:
         raise ConfigError(
             f"metrics.host: {metrics_host} is not a loopback address",
             hint="serve metrics on loopback, or set server.allow_insecure_bind = true",
@@ -188,14 +193,14 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> ServerCon
     return ServerConfig(
         path=path,
         host=host,
-        port=_int(server, "server.port", 8550),
+        port=integer(server, "server.port", 8550),
         allow_insecure_bind=allow_insecure,
         chain_id=chain_id,
         upstream=upstream,
-        allowed_hosts=tuple(_str_list(server, "server.allowed_hosts")),
-        cors_origins=tuple(_str_list(server, "server.cors_origins")),
-        access_log=_path_text(_str(server, "server.access_log", "-"), base),
-        audit_db=_path_text(server["audit_db"], base) if _opt_str(server, "server.audit_db") else None,
+        allowed_hosts=tuple(string_list(server, "server.allowed_hosts")),
+        cors_origins=tuple(string_list(server, "server.cors_origins")),
+        access_log=path_text(string(server, "server.access_log", "-"), base),
+        audit_db=path_text(server["audit_db"], base) if opt_string(server, "server.audit_db") else None,
         metrics_host=metrics_host,
         metrics_port=metrics_port,
         tls=tls,
@@ -203,50 +208,26 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> ServerCon
         keys=keys,
         clients=clients,
         sessions=_sessions(data.get("sessions", []), base),
-        addresses=_addresses(_table(data, "addresses")),
+        addresses=_addresses(table(data, "addresses")),
     )
-
-
-def _refuse_secrets(value: Any, where: str) -> None:
-    """Refuse plaintext secrets anywhere (the sessions table excepted: salts are 32-byte hex, not secrets)."""
-    if isinstance(value, Mapping):
-        for name, item in value.items():
-            here = f"{where}{name}"
-            if here == "sessions" or str(name).endswith(("sha256", "_hash")):  # salts and hashes: not secrets
-                continue
-            if _SECRET_NAMES.match(str(name).lower()):
-                raise ConfigError(
-                    f"{here}: a plaintext secret is not accepted in the configuration",
-                    hint="client tokens go in token_hash (make one with `signers serve hash-token`); PINs and "
-                    "passwords in a source (pin-source=env:NAME or file:PATH)",
-                )
-            _refuse_secrets(item, here + ".")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_secrets(item, f"{where[:-1]}[{index}].")
-    elif isinstance(value, str) and _PRIVATE_KEY_LIKE.match(value.strip()):
-        raise ConfigError(
-            f"{where[:-1]}: holds 32 bytes of hex, which looks like a private key or token",
-            hint="keys are named by URI (local:env:NAME for development), tokens stored as token_hash",
-        )
 
 
 def _tls(table: Mapping[str, Any], path: Path | None) -> TlsConfig | None:
     if not table:
         return None
-    _known(table, "tls.", {"cert", "key", "key_password_source", "client_ca"})
+    known(table, "tls.", {"cert", "key", "key_password_source", "client_ca"})
     base = path.parent if path else Path.cwd()
-    cert, key = _str(table, "tls.cert", ""), _str(table, "tls.key", "")
+    cert, key = string(table, "tls.cert", ""), string(table, "tls.key", "")
     if not cert or not key:
         raise ConfigError("tls: both cert and key (PEM file paths) are required")
-    source = _opt_str(table, "tls.key_password_source")
-    ca = _opt_str(table, "tls.client_ca")
+    source = opt_string(table, "tls.key_password_source")
+    ca = opt_string(table, "tls.client_ca")
     return TlsConfig(base / cert, base / key, source, base / ca if ca else None)
 
 
 def _limits(table: Mapping[str, Any]) -> Limits:
     defaults = Limits()
-    _known(table, "limits.", set(Limits.__dataclass_fields__))
+    known(table, "limits.", set(Limits.__dataclass_fields__))
     values: dict[str, Any] = {}
     for name in Limits.__dataclass_fields__:
         default = getattr(defaults, name)
@@ -265,16 +246,16 @@ def _keys(table: Mapping[str, Any]) -> dict[str, KeyConfig]:
         where = f"keys.{name}"
         if not isinstance(item, Mapping):
             raise ConfigError(f'{where}: must be a table with uri = "scheme:..."')
-        _known(item, where + ".", {"uri", "processes"})
-        uri = _str(item, where + ".uri", "")
+        known(item, where + ".", {"uri", "processes"})
+        uri = string(item, where + ".uri", "")
         if not re.match(r"^[a-z][a-z0-9+.-]*:", uri):
             raise ConfigError(f"{where}.uri: not a signer URI (scheme:...)", hint="see `signers backends`")
-        if _URI_SECRET_ATTRIBUTES.search(uri):
+        if URI_SECRET_ATTRIBUTES.search(uri):
             raise ConfigError(
                 f"{where}.uri: carries a plaintext secret attribute",
                 hint="give PINs and passwords as pin-source= / password-source= (env:NAME or file:PATH)",
             )
-        processes = _opt_int(item, where + ".processes")
+        processes = opt_integer(item, where + ".processes")
         if processes is not None and (processes < 1 or not uri.startswith("pkcs11:")):
             raise ConfigError(f"{where}.processes: a positive number of worker processes, for pkcs11: keys only")
         keys[name] = KeyConfig(name, uri, processes)
@@ -303,9 +284,9 @@ def _clients(
         where = f"clients.{name}"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{where}: must be a table")
-        _known(item, where + ".", fields)
-        token_hash = _opt_str(item, where + ".token_hash")
-        cert = _opt_str(item, where + ".cert_sha256")
+        known(item, where + ".", fields)
+        token_hash = opt_string(item, where + ".token_hash")
+        cert = opt_string(item, where + ".cert_sha256")
         if token_hash is None and cert is None:
             raise ConfigError(
                 f"{where}: no credential", hint="give token_hash (signers serve hash-token) or cert_sha256"
@@ -315,17 +296,17 @@ def _clients(
             cert = cert.replace(":", "").lower()
             if not re.fullmatch(r"[0-9a-f]{64}", cert):
                 raise ConfigError(f"{where}.cert_sha256: must be the certificate's SHA-256 fingerprint (64 hex digits)")
-        key_names = _str_list(item, where + ".keys")
+        key_names = string_list(item, where + ".keys")
         for key in key_names:
             if key != "*" and key not in keys:
                 raise ConfigError(f"{where}.keys: no key named {key!r} in [keys]")
-        methods = frozenset(_str_list(item, where + ".methods")) or DEFAULT_METHODS
+        methods = frozenset(string_list(item, where + ".methods")) or DEFAULT_METHODS
         for method in methods:
             if method not in KNOWN_METHODS:
                 raise ConfigError(
                     f"{where}.methods: unknown method {method!r}", hint=f"known: {', '.join(sorted(KNOWN_METHODS))}"
                 )
-        raw_digest = _bool(item, where + ".raw_digest", False)
+        raw_digest = boolean(item, where + ".raw_digest", False)
         if raw_digest:
             methods = methods | {"signers_signDigest"}
         elif "signers_signDigest" in methods:
@@ -355,10 +336,10 @@ def _clients(
             methods=frozenset(methods),
             chain_ids=frozenset(chain_ids),
             to=to,
-            max_value_wei=_opt_int(item, where + ".max_value_wei"),
-            max_fee_per_gas_wei=_opt_int(item, where + ".max_fee_per_gas_wei"),
+            max_value_wei=opt_integer(item, where + ".max_value_wei"),
+            max_fee_per_gas_wei=opt_integer(item, where + ".max_fee_per_gas_wei"),
             raw_digest=raw_digest,
-            hash_messages=_bool(item, where + ".hash_messages", False),
+            hash_messages=boolean(item, where + ".hash_messages", False),
             rate_per_second=float(item.get("rate_per_second", limits.rate_per_second)),
             rate_burst=int(item.get("rate_burst", limits.rate_burst)),
         )
@@ -377,10 +358,10 @@ def _sessions(items: Any, base: Path) -> tuple[Mapping[str, Any], ...]:
         where = f"sessions[{index}]"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{where}: must be a table")
-        _known(item, where + ".", {"file", "session", "account", "max_cost_wei"})
+        known(item, where + ".", {"file", "session", "account", "max_cost_wei"})
         if "file" in item:
             try:
-                session = json.loads((base / _str(item, where + ".file", "")).read_text(encoding="utf-8"))
+                session = json.loads((base / string(item, where + ".file", "")).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 raise ConfigError(f"{where}.file: cannot read a JSON Session from it") from None
         else:
@@ -390,8 +371,8 @@ def _sessions(items: Any, base: Path) -> tuple[Mapping[str, Any], ...]:
         out.append(
             {
                 "session": session,
-                "account": _opt_str(item, where + ".account"),
-                "max_cost_wei": _opt_int(item, where + ".max_cost_wei"),
+                "account": opt_string(item, where + ".account"),
+                "max_cost_wei": opt_integer(item, where + ".max_cost_wei"),
             }
         )
     return tuple(out)
@@ -435,69 +416,3 @@ def granted_sessions(config: ServerConfig) -> list[tuple[Any, Mapping[str, Any]]
         except (KeyError, TypeError, ValueError):
             raise ConfigError(f"sessions[{index}]: not a Session (Session.to_dict())") from None
     return out
-
-
-# -- small typed readers, each naming the field ------------------------------------------------------------
-def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = data.get(name, {})
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{name}: must be a table")
-    return value
-
-
-def _known(table: Mapping[str, Any], prefix: str, known: set[str]) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown field", hint=f"known here: {', '.join(sorted(known))}")
-
-
-def _str(table: Mapping[str, Any], where: str, default: str) -> str:
-    value = table.get(where.rsplit(".", 1)[-1], default)
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: must be a string")
-    return value
-
-
-def _opt_str(table: Mapping[str, Any], where: str) -> str | None:
-    value = table.get(where.rsplit(".", 1)[-1])
-    if value is not None and not isinstance(value, str):
-        raise ConfigError(f"{where}: must be a string")
-    return value
-
-
-def _int(table: Mapping[str, Any], where: str, default: int) -> int:
-    value = table.get(where.rsplit(".", 1)[-1], default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"{where}: must be a non-negative integer")
-    return value
-
-
-def _opt_int(table: Mapping[str, Any], where: str) -> int | None:
-    return _int(table, where, 0) if where.rsplit(".", 1)[-1] in table else None
-
-
-def _bool(table: Mapping[str, Any], where: str, default: bool) -> bool:
-    value = table.get(where.rsplit(".", 1)[-1], default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: must be true or false")
-    return value
-
-
-def _str_list(table: Mapping[str, Any], where: str) -> list[str]:
-    value = table.get(where.rsplit(".", 1)[-1], [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: must be a list of strings")
-    return value
-
-
-def _path_text(value: str, base: Path) -> str:
-    return value if value == "-" else str(base / value)
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
