@@ -12,7 +12,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -33,7 +33,7 @@ from signers.errors import (
     SignerError,
 )
 from signers.signer import Signer
-from signers.testing.conformance import ASYNC_SURFACE_IDS, ASYNC_SURFACES, CHAIN_ID, SURFACE_IDS, SURFACES, TO
+from signers.testing.conformance import CHAIN_ID, SURFACES, TO, SignerConformance
 
 from .conftest import LOCAL_KEY, LOCAL_KEY_ENV, LOCAL_KEY_URI, RunningServer
 
@@ -100,15 +100,17 @@ def remote(request: pytest.FixtureRequest, tokens: RunningServer) -> Iterator[Si
         signer.close()
 
 
-@pytest.mark.parametrize("surface", SURFACES, ids=SURFACE_IDS)
-def test_every_surface_recovers(remote: Signer, surface: Callable[[Signer], None]) -> None:
-    surface(remote)
+class TestConformance(SignerConformance):
+    """The conformance kit through the service, for each key; the async client closed in the test's loop."""
 
+    @pytest.fixture
+    def signer(self, remote: Signer) -> Signer:
+        return remote
 
-@pytest.mark.parametrize("surface", ASYNC_SURFACES, ids=ASYNC_SURFACE_IDS)
-async def test_every_async_surface_recovers(remote: Signer, surface: Callable[[Signer], Any]) -> None:
-    await surface(remote)
-    await remote.aclose()
+    @pytest.fixture
+    async def async_signer(self, remote: Signer) -> AsyncIterator[Signer]:
+        yield remote
+        await remote.aclose()
 
 
 def test_the_key_is_found_by_name_and_by_address(tokens: RunningServer) -> None:
