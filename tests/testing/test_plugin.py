@@ -122,3 +122,18 @@ def test_the_kit_fails_a_backend_whose_signatures_do_not_recover(pytester: pytes
     outcomes = result.parseoutcomes()
     # 6 sync + 6 async surfaces fail; the bad-digest tests (14) still pass: the refusal is the core's
     assert outcomes.get("failed") == 12 and outcomes.get("passed") == 14, outcomes
+
+
+def test_every_chain_file_ships_in_the_wheel() -> None:
+    """aa_chain installs from the package, not a checkout: every file it reads must match the package data."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["signers"]
+    chain = root / "signers" / "testing" / "chain"
+    data = [p.relative_to(root / "signers").as_posix() for p in chain.rglob("*") if p.is_file() and p.suffix != ".py"]
+    data = [name for name in data if "__pycache__" not in name]
+    assert {"testing/chain/package-lock.json", "testing/chain/compile.cjs", "testing/chain/loopback.cjs"} <= set(data)
+    assert [name for name in data if not any(fnmatch.fnmatch(name, pattern) for pattern in patterns)] == []
