@@ -19,7 +19,7 @@ from eth_keys.datatypes import Signature as EthKeysSignature
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
-from . import hashing
+from . import fields, hashing
 from .backend import Backend
 from .errors import BackendUnavailableError, ChainIdMismatchError, SignatureVerificationError, SignerError
 from .signature import Signature, check_digest
@@ -333,6 +333,7 @@ class Signer:
     ) -> tuple[bytes, dict[str, Any]]:
         from .aa.user_operation import user_operation_hash
 
+        chain_id = fields.chain_id(chain_id, "chain_id")  # EIP-2294 bounds, before anything is encoded
         op_hash = user_operation_hash(user_operation, entry_point, chain_id)
         context = {**(extra or {}), "user_op_hash": op_hash, "entry_point": entry_point, "chain_id": chain_id}
         return hashing.personal_sign_hash(op_hash), context

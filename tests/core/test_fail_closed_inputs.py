@@ -285,3 +285,9 @@ def test_random_uris_raise_only_signer_errors(prefix: str, parts: list[str]) -> 
         signers.load_signer(prefix + "".join(parts))
     except SignerError as error:
         assert error.hint or error.message
+
+
+@pytest.mark.parametrize("chain", [2**300, 2**64, 0, -1, "1", True], ids=["2**300", "2**64", "0", "-1", "str", "bool"])
+def test_a_user_operation_chain_id_out_of_range_is_refused(signer: Signer, chain: Any) -> None:
+    op = UserOperation(sender=TO, nonce=0)
+    refused(signer, lambda: signer.sign_user_operation(op, ENTRY_POINT, chain), match="chain_id")  # eth-abi's before
