@@ -21,7 +21,13 @@ from hexbytes import HexBytes
 
 from . import fields, hashing
 from .backend import Backend
-from .errors import BackendUnavailableError, ChainIdMismatchError, SignatureVerificationError, SignerError
+from .errors import (
+    BackendUnavailableError,
+    ChainIdMismatchError,
+    FieldError,
+    SignatureVerificationError,
+    SignerError,
+)
 from .signature import Signature, check_digest
 from .transactions import check_authorization, prepare_transaction
 
@@ -331,8 +337,13 @@ class Signer:
     def _user_operation(
         self, user_operation: UserOperation, entry_point: str, chain_id: int, extra: Mapping[str, Any] | None = None
     ) -> tuple[bytes, dict[str, Any]]:
-        from .aa.user_operation import user_operation_hash
+        from .aa.user_operation import UserOperation, user_operation_hash
 
+        if not isinstance(user_operation, UserOperation):
+            raise FieldError(
+                f"a UserOperation is expected, not a {type(user_operation).__name__}",
+                hint="build it with signers.aa.UserOperation(...), or UserOperation.from_rpc(dict) from JSON-RPC",
+            )
         chain_id = fields.chain_id(chain_id, "chain_id")  # EIP-2294 bounds, before anything is encoded
         op_hash = user_operation_hash(user_operation, entry_point, chain_id)
         context = {**(extra or {}), "user_op_hash": op_hash, "entry_point": entry_point, "chain_id": chain_id}

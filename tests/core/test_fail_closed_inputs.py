@@ -291,3 +291,8 @@ def test_random_uris_raise_only_signer_errors(prefix: str, parts: list[str]) -> 
 def test_a_user_operation_chain_id_out_of_range_is_refused(signer: Signer, chain: Any) -> None:
     op = UserOperation(sender=TO, nonce=0)
     refused(signer, lambda: signer.sign_user_operation(op, ENTRY_POINT, chain), match="chain_id")  # eth-abi's before
+
+
+@pytest.mark.parametrize("op", [{"sender": TO, "nonce": 0}, None, 5], ids=["dict", "none", "int"])
+def test_a_user_operation_that_is_not_one_is_refused(signer: Signer, op: Any) -> None:
+    refused(signer, lambda: signer.sign_user_operation(op, ENTRY_POINT, 1), match="UserOperation")  # AttributeError
