@@ -155,7 +155,7 @@ def test_rotation_under_load_no_gap_and_no_signature_by_a_revoked_key(
     refused: list[str] = []
     failures: list[BaseException] = []
     stop = threading.Event()
-    lock = threading.Lock()
+    lock = threading.Condition()  # notified at every outcome
 
     def worker() -> None:
         while not stop.is_set():
@@ -166,26 +166,29 @@ def test_rotation_under_load_no_gap_and_no_signature_by_a_revoked_key(
             except ScopeViolationError as error:  # revoked between reading current() and signing: clear, unsigned
                 with lock:
                     refused.append(str(error))
+                    lock.notify_all()
                 continue
             except BaseException as error:  # noqa: BLE001 (anything else fails the test)
                 with lock:
                     failures.append(error)
+                    lock.notify_all()
                 return
             assert result.receipt is not None
             with lock:
                 landed.append((pid, key.address) if result.receipt["success"] else (b"", "reverted"))
+                lock.notify_all()
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
         thread.start()
     try:
-        while len(landed) < 4 and not failures:  # the old key is in use by every thread
-            time.sleep(0.05)
+        with lock:  # the old key is in use
+            assert lock.wait_for(lambda: len(landed) >= 4 or failures, timeout=120)
         rotated = manager.rotate(old_pid, current_key=old_key, valid_for=HOUR, test_calls=[Call(counter, 0, INCREMENT)])
         new_pid, new_key = manager.current(old_pid)
         assert new_key is not None
-        while sum(1 for p, _ in landed if p == new_pid) < 4 and not failures:  # and the new one after
-            time.sleep(0.05)
+        with lock:  # and the new one after
+            assert lock.wait_for(lambda: sum(1 for p, _ in landed if p == new_pid) >= 4 or failures, timeout=120)
     finally:
         stop.set()
         for thread in threads:
