@@ -8,9 +8,9 @@ import rlp
 from eth_abi.exceptions import EncodingError
 from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
 from eth_hash.auto import keccak
-from eth_utils import to_canonical_address
 from eth_utils.exceptions import ValidationError
 
+from . import fields
 from .errors import ConfigurationError, FieldError
 
 
@@ -65,5 +65,6 @@ def typed_data_message(
 
 
 def authorization_hash(chain_id: int, address: str | bytes, nonce: int) -> bytes:
-    """EIP-7702: keccak256(0x05 || rlp([chain_id, address, nonce]))."""
-    return keccak(b"\x05" + rlp.encode([chain_id, to_canonical_address(address), nonce]))
+    """EIP-7702: keccak256(0x05 || rlp([chain_id, address, nonce])), its fields checked as for signing."""
+    chain = fields.chain_id(chain_id, "chainId", allow_zero=True)
+    return keccak(b"\x05" + rlp.encode([chain, fields.address(address), fields.nonce(nonce)]))
