@@ -453,7 +453,7 @@ class SessionManager:
         )  # fmt: skip
         test = send_session_user_operation(
             self.account, new_key, self._need_owner()[1], session.permission_id, [as_call(c) for c in test_calls],
-            timeout=self.timeout,
+            timeout=self.timeout, registry=self.registry,
         )  # fmt: skip
         if not (test.receipt and test.receipt.get("success")):
             raise UserOperationFailedError(
