@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -207,3 +208,20 @@ def test_metrics_and_access_log_hold_no_token(signers_server):
         for token in (*server.tokens.values(), "sgn_wrong-token-text"):
             assert token not in text
         assert "6869" not in text  # no payload either
+
+
+def test_a_key_that_cannot_open_or_a_second_name_for_one_key_stops_the_start(tmp_path):
+    def start(keys: dict) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "signers.toml"
+        path.write_text(
+            tomli_w.dumps({**GOOD, "keys": keys, "clients": {"app": GOOD["clients"]["app"] | {"keys": ["*"]}}})
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "signers_server", "--config", str(path)],
+            capture_output=True, text=True, timeout=60, env={**os.environ, **LOCAL_KEY_ENV},
+        )  # fmt: skip
+
+    twice = start({"a": {"uri": LOCAL_KEY_URI}, "b": {"uri": LOCAL_KEY_URI}})
+    assert twice.returncode == 1 and "keys.b: the same key" in twice.stderr and "keys.a" in twice.stderr
+    missing = start({"a": {"uri": "local:env:SIGNERS_TEST_NOT_SET"}})
+    assert missing.returncode == 1 and "keys.a: KeyNotFoundError" in missing.stderr

@@ -60,15 +60,19 @@ class Keyring:
         self.by_address = {key.address.lower(): key for key in keys.values()}
 
     @classmethod
-    def load(cls, configs: Mapping[str, KeyConfig], chain_id: int | None = None) -> Keyring:
+    def load(cls, configs: Mapping[str, KeyConfig]) -> Keyring:
         """Open every key; on any failure close those already opened and raise (naming the key)."""
         loaded: dict[str, Key] = {}
         try:
             for name, config in configs.items():
                 try:
-                    loaded[name] = _open(config)
+                    key = _open(config)
                 except signers.SignerError as error:
-                    raise type(error)(f"keys.{name}: {error.message}", hint=error.hint or None) from None
+                    raise ConfigurationError(f"keys.{name}: {type(error).__name__}: {error}") from None
+                loaded[name] = key
+                twins = [other for other in loaded.values() if other is not key and other.address == key.address]
+                if twins:  # an address must name one key: a client's rights are given by key name
+                    raise ConfigurationError(f"keys.{name}: the same key ({key.address}) as keys.{twins[0].name}")
         except BaseException:
             for key in loaded.values():
                 key.close()
