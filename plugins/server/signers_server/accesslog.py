@@ -11,11 +11,16 @@ import threading
 import time
 from typing import IO, Any
 
+from .readers import ConfigError
+
 
 class AccessLog:
     def __init__(self, target: str) -> None:
         self._lock = threading.Lock()
-        self._stream: IO[str] = sys.stderr if target == "-" else open(target, "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            self._stream: IO[str] = sys.stderr if target == "-" else open(target, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise ConfigError(f"server.access_log: cannot open {target} ({exc.strerror})") from None
         self._owned = target != "-"
 
     def write(self, **fields: Any) -> None:
