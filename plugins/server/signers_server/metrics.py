@@ -8,6 +8,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from .config import KNOWN_METHODS
+from .readers import ConfigError
 
 
 class Metrics:
@@ -49,4 +50,7 @@ class Metrics:
         return "other"
 
     def serve(self, host: str, port: int) -> None:
-        start_http_server(port, addr=host, registry=self.registry)
+        try:
+            start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError(f"metrics.port: cannot listen on {host}:{port} ({exc.strerror})") from None
