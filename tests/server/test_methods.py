@@ -182,3 +182,23 @@ def test_missing_fields_without_a_node_are_named_and_from_defaults_to_the_only_k
     assert error["code"] == -32602 and "lacks nonce" in error["message"]
     raw = server.result("eth_signTransaction", [{**tx, "nonce": "0x7", "gasPrice": "0x1"}], "app")  # no from
     assert Account.recover_transaction(raw) == ACCOUNT.address
+
+
+def test_owner_user_operation_signature_equals_eth_account(server):
+    from signers.aa import CANONICAL, UserOperation, user_operation_hash
+
+    validator = "0x" + "ab" * 20  # an owner validator's address in the nonce key (not the Smart Sessions module)
+    op = UserOperation(sender=TO, nonce=int(validator, 16) << 64, call_data=b"\x01\x02", call_gas_limit=50_000,
+                       verification_gas_limit=80_000, pre_verification_gas=21_000, max_fee_per_gas=2,
+                       max_priority_fee_per_gas=1)  # fmt: skip
+    request = {"userOperation": op.to_rpc(), "entryPoint": CANONICAL.entry_point, "chainId": CHAIN}
+    result = server.result("signers_signUserOperation", [request], "app")  # one key: no address needed
+    op_hash = user_operation_hash(op, CANONICAL.entry_point, CHAIN)
+    expected = "0x" + ACCOUNT.sign_message(encode_defunct(primitive=op_hash)).signature.hex()
+    assert result == {"signature": expected, "ecdsa": expected, "userOpHash": "0x" + op_hash.hex()}
+
+    # the same op for the Smart Sessions module, with a permission the service was never told about: refused
+    session_op = op.replace(nonce=int(CANONICAL.smart_sessions, 16) << 64)
+    request = {**request, "userOperation": session_op.to_rpc(), "permissionId": "0x" + "42" * 32}
+    error = server.rpc("signers_signUserOperation", [request], "app")["error"]
+    assert error["code"] == 4001 and "not known" in error["message"]
