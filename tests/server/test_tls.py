@@ -121,7 +121,7 @@ def test_host_allowlist_and_cors(signers_server):
     assert server.result("eth_accounts", [], "app") == [ADDRESS]
 
 
-def test_cors_is_off_unless_configured(signers_server):
+def test_cors_off_by_default_and_the_default_hosts(signers_server):
     server = signers_server(
         {"server": {"chain_id": 1}, "keys": {"dev": {"uri": LOCAL_KEY_URI}}, "clients": {"app": {"keys": ["dev"]}}},
         env=LOCAL_KEY_ENV,
@@ -131,3 +131,7 @@ def test_cors_is_off_unless_configured(signers_server):
         headers={**server.headers("app"), "Origin": "https://app.example"},
     )  # fmt: skip
     assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_accounts"}
+    for host, status in (("[::1]:8550", 200), ("localhost", 200), ("[::2]:8550", 400), ("127.0.0.1.evil.example", 400)):
+        answer = httpx.post(server.url, json=body, headers={**server.headers("app"), "Host": host})
+        assert answer.status_code == status, host

@@ -17,7 +17,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -32,6 +31,7 @@ from .accesslog import AccessLog
 from .auth import bearer_token, client_for_certificate, client_for_token
 from .config import ClientConfig, ConfigError, ServerConfig, address_books, granted_sessions, load_config
 from .errors import INVALID_REQUEST, LIMIT_EXCEEDED, METHOD_NOT_FOUND, UNAUTHORIZED, RpcError
+from .hosts import HostAllowlist
 from .keyring import Keyring, Runner
 from .limits import BodyTimeout, BodyTooLarge, RateLimiter, read_body
 from .metrics import Metrics
@@ -208,8 +208,9 @@ async def json_rpc(request: Request) -> Response:
 
 def build_app(service: Service) -> Starlette:
     config = service.generation.config
-    hosts = list(config.allowed_hosts) or ["localhost", "127.0.0.1", "[::1]", config.host]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=hosts)]
+    bind = f"[{config.host}]" if ":" in config.host else config.host  # an IPv6 literal, as Host headers write it
+    hosts = list(config.allowed_hosts) or ["localhost", "127.0.0.1", "[::1]", bind]
+    middleware = [Middleware(HostAllowlist, allowed=hosts)]
     if config.cors_origins:
         middleware.append(
             Middleware(
