@@ -65,18 +65,39 @@ class Generation:
 
 
 def load_generation(number: int, config: ServerConfig) -> Generation:
-    """Open the keys and register what the scope check must know (address books, granted sessions)."""
-    for chain_id, book in address_books(config).items():
-        register_addresses(chain_id, book)
-    sessions = set()
+    """Open the keys, then register what the scope check must know (address books, granted sessions). A
+    failure leaves the process as it was: the keys are closed and the sessions registered here taken back."""
+    books, granted = address_books(config), granted_sessions(config)
+    keyring = Keyring.load(config.keys)
+    try:
+        for chain_id, book in books.items():
+            register_addresses(chain_id, book)
+        sessions = _register_sessions(config, granted)
+    except BaseException:
+        keyring.close()
+        raise
+    return Generation(number, config, keyring, sessions)
+
+
+def _register_sessions(config: ServerConfig, granted: list[tuple[Any, Any]]) -> frozenset[bytes]:
     node = NodeClient(config.upstream) if config.upstream else None  # on-chain limits are read there
-    for index, (session, item) in enumerate(granted_sessions(config)):
-        try:
-            pid = SCOPES.register(session, account=item["account"], max_cost_wei=item["max_cost_wei"], node=node)
-        except SignerError as error:
-            raise ConfigError(f"sessions[{index}]: {error.message}") from None
-        sessions.add(pid)
-    return Generation(number, config, Keyring.load(config.keys), frozenset(sessions))
+    added: list[bytes] = []
+    registered = set()
+    try:
+        for index, (session, item) in enumerate(granted):
+            new = SCOPES.get(session.permission_id) is None
+            try:
+                pid = SCOPES.register(session, account=item["account"], max_cost_wei=item["max_cost_wei"], node=node)
+            except SignerError as error:
+                raise ConfigError(f"sessions[{index}]: {error.message}") from None
+            if new:
+                added.append(pid)
+            registered.add(pid)
+    except BaseException:
+        for pid in added:
+            SCOPES.unregister(pid)
+        raise
+    return frozenset(registered)
 
 
 class Service:
@@ -120,9 +141,10 @@ class Service:
                 raise ConfigError("the service was started without a configuration file")
             config = await self.runner.run_sync(load_config, path)
             generation = await self.runner.run_sync(load_generation, current.number + 1, config)
-        except SignerError as error:
-            self.last_reload = {"ok": False, "error": str(error), "generation": current.number}
-            log.warning("reload failed, still serving generation %d: %s", current.number, error)
+        except Exception as error:  # any failure keeps the current set; a non-library error is named by type only
+            reason = str(error) if isinstance(error, SignerError) else f"internal error ({type(error).__name__})"
+            self.last_reload = {"ok": False, "error": reason, "generation": current.number}
+            log.warning("reload failed, still serving generation %d: %s", current.number, reason)
             return
         self.generation = generation
         for permission_id in current.sessions - generation.sessions:  # a grant taken out of the config
