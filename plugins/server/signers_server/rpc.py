@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import time
+import traceback
 from typing import TYPE_CHECKING, Any
 
 from .config import ClientConfig
@@ -80,8 +81,9 @@ async def run_call(service: Service, generation: Generation, client: ClientConfi
             ) from None
     except RpcError as exc:
         error = exc
-    except Exception as exc:  # a bug: answered without its message (it might quote input), logged by type
-        log.exception("unexpected error in %s", service.metrics.method_label(method))
+    except Exception as exc:  # a bug: its message might quote the input, so the log gets its type and frames only
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unexpected %s in %s\n%s", type(exc).__name__, service.metrics.method_label(method), frames)
         error = RpcError(INTERNAL_ERROR, f"internal error ({type(exc).__name__})")
     if error is not None and error.policy is not None:
         service.metrics.refusals.labels(error.policy).inc()
