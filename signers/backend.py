@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .errors import SignatureVerificationError, UnsupportedOperationError
@@ -70,9 +70,13 @@ class Backend(ABC):
             hint="create the new key with the custody's own tools and pass its signer (new_key=...)",
         )
 
-    def custody(self) -> dict[str, Any]:
-        """Facts for a security review: where the key lives and what it allows. No secrets."""
-        return {"backend": self.describe()}
+    def custody(self) -> Mapping[str, Any]:
+        """Facts for a security review: where the key lives and what it allows, as a ``CustodyReport``
+        (``signers.custody``; its warnings say what a reviewer should know). No secrets. This default says
+        only which backend it is."""
+        from .custody import CustodyReport
+
+        return CustodyReport.of({"backend": self.describe()})
 
     @abstractmethod
     def describe(self) -> str:

@@ -7,36 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from .cli_errors import ErrorsGroup, fail
 from .errors import SignerError
 from .plugins import backends, get_plugin_manager, load_signer
 from .signer import Signer
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
-class SignersGroup(click.Group):
-    """Turns every SignerError into one line on stderr and exit status 1, whichever command raised it."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SignerError as exc:
-            fail(str(exc))
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as exc:
-            if os.environ.get("SIGNERS_DEBUG"):
-                raise
-            # The message of an unexpected exception may quote its input (a secret file's bytes, say): name
-            # the type only, and let a developer ask for the traceback.
-            fail(f"internal error ({type(exc).__name__}); set SIGNERS_DEBUG=1 for the traceback and report it")
 
 
 def open_signer(uri: str, chain_id: int | None = None) -> Signer:
@@ -54,7 +32,7 @@ def emit(data: dict[str, Any], as_json: bool) -> None:
             click.echo(f"{key:<{width}}  {value}")
 
 
-@click.group(cls=SignersGroup)
+@click.group(cls=ErrorsGroup)
 @click.version_option(package_name="signers")
 def cli() -> None:
     """Ethereum signing with keys in HSMs and cloud KMS."""
@@ -81,12 +59,24 @@ def address(uri: str) -> None:
 
 
 @cli.command()
-@click.argument("uri")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def custody(uri: str, as_json: bool) -> None:
-    """Where the key at URI lives and what it allows: a report for security reviews."""
-    with open_signer(uri) as signer:
-        emit({"address": signer.address, **signer.backend.custody()}, as_json)
+@click.argument("uris", metavar="URI...", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (a list for several URIs)")
+def custody(uris: tuple[str, ...], as_json: bool) -> None:
+    """Where each key lives and what it allows: a report for security reviews. One URI: every fact; several:
+    a table side by side (backend, kind, address, extractable, generated in hardware, state, warnings)."""
+    from .custody import CustodyReport, table
+
+    reports = []
+    for uri in uris:
+        with open_signer(uri) as signer:
+            reports.append(CustodyReport.of(signer.backend.custody(), address=signer.address))
+    if len(reports) == 1:
+        emit(dict(reports[0]), as_json)
+    elif as_json:
+        click.echo(json.dumps(reports, indent=2, default=str))
+    else:
+        for line in table(reports):
+            click.echo(line)
 
 
 def _read_json(path: str) -> Any:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import coincurve
-from eth_account import Account
 
 from .backend import Backend
+from .custody import PROCESS_MEMORY, CustodyReport
 from .errors import AuthenticationError, ConfigurationError, KeyNotFoundError
 from .hookspecs import Register, hookimpl
 from .keys import PublicKey, parse_private_key
@@ -55,18 +55,26 @@ class LocalBackend(Backend):
         if target.exists():
             raise ConfigurationError("local: a keystore file by that label already exists", hint="choose another label")
         password = read_secret(password_source, "password")
+        from eth_account import Account  # keystores only: eth-account costs ~0.4 s to import
+
         keystore = Account.encrypt(secrets.token_bytes(32), password.reveal())
         target.write_text(json.dumps(keystore))
         target.chmod(0o600)
         return f"local:keystore:{target}" + (f"?password-source={password_source}" if password_source else "")
 
-    def custody(self) -> dict[str, Any]:
-        return {
-            "backend": self._description,
-            "custody": "process memory",
-            "extractable": True,
-            "warning": "development and tests only: the key lives in this process",
-        }
+    def custody(self) -> CustodyReport:
+        where = "a keystore file, decrypted into" if self._keystore else "an environment variable, read into"
+        return CustodyReport(
+            backend=self._description,
+            kind="software",
+            custody="process memory",
+            address=self.public_key().address,
+            extractable=True,
+            generated_in_hardware=False,
+            state="enabled",
+            warnings=(PROCESS_MEMORY,),
+            details={"source": f"{where} process memory"},
+        )
 
 
 def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
@@ -95,6 +103,8 @@ def from_uri(uri: SignerURI, **options: Any) -> LocalBackend:
             raise ConfigurationError(f"{where}: not a JSON keystore") from None
         password = read_secret(uri.option("password-source"), "password")
         try:
+            from eth_account import Account
+
             key = bytes(Account.decrypt(keystore, password.reveal()))
         except ValueError:
             raise AuthenticationError(f"{where}: the keystore password is wrong (or the file is corrupt)") from None
