@@ -1,5 +1,8 @@
 """signers: Ethereum signing with keys that never leave an HSM or a cloud KMS."""
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .backend import Backend
 from .errors import (
     AmbiguousKeyError,
@@ -27,13 +30,36 @@ from .errors import (
     UnsupportedOperationError,
     WrongCurveError,
 )
-from .hookspecs import hookimpl
 from .keys import PublicKey
-from .plugins import backends, get_plugin_manager, load_signer
 from .secrets import Secret, read_secret
 from .signature import Signature
-from .signer import Signer, SignRequest
 from .uri import SignerURI
+
+if TYPE_CHECKING:
+    from .hookspecs import SignRequest, hookimpl
+    from .plugins import backends, get_plugin_manager, load_signer
+    from .signer import Signer
+
+# The signer, the plugin manager and pluggy are imported on first use (PEP 562): a script that only parses a
+# signature or a key pays for neither, and `import signers` stays light (no eth-account, no cloud SDK).
+_LAZY = {
+    "SignRequest": "hookspecs",
+    "hookimpl": "hookspecs",
+    "backends": "plugins",
+    "get_plugin_manager": "plugins",
+    "load_signer": "plugins",
+    "Signer": "signer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AmbiguousKeyError",

@@ -137,3 +137,12 @@ class AuditSchemaError(AuditTrailError):
 
 class UnsupportedOperationError(SignerError):
     """The operation exists in eth-account but makes no sense for a key in custody."""
+
+
+class AAError(SignerError):
+    """Base class of the ERC-4337 client errors (signers.aa.errors holds the rest; these two live here because
+    the UserOperation type is core)."""
+
+
+class AAConfigurationError(AAError, ConfigurationError):
+    """An argument of the AA layer is malformed (an address, a selector, a rule reference...)."""

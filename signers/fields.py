@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_utils import is_address, to_canonical_address
-
 from .errors import FieldError
+from .keccak import canonical_address, is_address
 
 UINT256 = 2**256
 MAX_CHAIN_ID = 2**64 - 1  # EIP-2294
@@ -57,7 +56,7 @@ def nonce(value: Any, name: str = "nonce") -> int:
 def address(value: Any, name: str = "address") -> bytes:
     """20 bytes, from bytes or a hex string (an EIP-55 checksum is verified when the case is mixed)."""
     if isinstance(value, (bytes, bytearray, str)) and is_address(value):
-        return to_canonical_address(bytes(value) if isinstance(value, bytearray) else value)
+        return canonical_address(value)
     raise FieldError(
         f"{name} is not a 20-byte address",
         hint="give 0x and 40 hex digits (a mixed-case address must carry a valid EIP-55 checksum) or 20 bytes",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 
-from eth_utils import to_checksum_address
-
 from .errors import AAConfigurationError
+from .keccak import to_checksum_address
 
 BytesLike = bytes | bytearray | memoryview | str
 

@@ -1,7 +1,10 @@
-"""The pluggy hook specifications. Plugins implement them with ``@signers.hookimpl``."""
+"""The pluggy hook specifications, and their payload (``SignRequest``). Plugins implement them with
+``@signers.hookimpl``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
@@ -12,11 +15,22 @@ if TYPE_CHECKING:
     from .backend import Backend
     from .errors import SignerError
     from .signature import Signature
-    from .signer import SignRequest
+    from .signer import Signer
     from .uri import SignerURI
 
 hookspec = pluggy.HookspecMarker("signers")
 hookimpl = pluggy.HookimplMarker("signers")
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    """What a policy (before_sign) and the audit trail (after_sign) see of one signature."""
+
+    signer: Signer
+    digest: bytes
+    kind: str  # digest | message | typed_data | transaction | authorization | user_operation
+    payload: Any = None  # the structured input the digest was made from, when there is one
+    context: Mapping[str, Any] = field(default_factory=dict)  # e.g. chain_id, entry_point, user_op_hash
 
 
 class BackendFactory(Protocol):

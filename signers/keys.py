@@ -14,11 +14,10 @@ from typing import Any
 
 from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
-from eth_hash.auto import keccak
-from eth_utils import to_checksum_address
 
 from . import der
 from .errors import ConfigurationError, WrongCurveError
+from .keccak import keccak, to_checksum_address
 
 _CTX = GLOBAL_CONTEXT.ctx
 

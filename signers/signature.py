@@ -19,8 +19,6 @@ from dataclasses import dataclass
 import gmpy2
 from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
-from eth_hash.auto import keccak
-from eth_utils import to_checksum_address
 
 from . import der
 from .errors import (
@@ -28,6 +26,7 @@ from .errors import (
     MalformedSignatureError,
     SignatureVerificationError,
 )
+from .keccak import keccak, to_checksum_address
 from .keys import PublicKey, serialize_point
 
 # secp256k1 group order and field prime

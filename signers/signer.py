@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from eth_account.datastructures import SignedMessage, SignedSetCodeAuthorization, SignedTransaction
-from eth_account.messages import SignableMessage
-from eth_account.typed_transactions.set_code_transaction import Authorization
-from eth_keys.datatypes import Signature as EthKeysSignature
-from eth_utils import to_checksum_address
-from hexbytes import HexBytes
 
 from . import fields, hashing
 from .backend import Backend
@@ -28,24 +20,21 @@ from .errors import (
     SignatureVerificationError,
     SignerError,
 )
+from .hookspecs import SignRequest
+from .keccak import to_checksum_address
 from .signature import Signature, check_digest
-from .transactions import check_authorization, prepare_transaction
+from .user_operation import UserOperation, user_operation_hash
 
 if TYPE_CHECKING:
     import pluggy
+    from eth_account.datastructures import SignedMessage, SignedSetCodeAuthorization, SignedTransaction
+    from eth_account.messages import SignableMessage
 
-    from .aa.user_operation import UserOperation
+# eth-account (and the transaction module built on it) is imported by the surfaces that need it, not by
+# `import signers`: it pulls in eth-keyfile and py_ecc's BLS tables (~0.4 s) that a digest or a UserOperation
+# never uses.
 
-
-@dataclass(frozen=True)
-class SignRequest:
-    """What a policy (before_sign) and the audit trail (after_sign) see of one signature."""
-
-    signer: Signer
-    digest: bytes
-    kind: str  # digest | message | typed_data | transaction | authorization | user_operation
-    payload: Any = None  # the structured input the digest was made from, when there is one
-    context: Mapping[str, Any] = field(default_factory=dict)  # e.g. chain_id, entry_point, user_op_hash
+__all__ = ["Signer", "SignRequest", "chain_policy"]
 
 
 def _typed(
@@ -228,6 +217,9 @@ class Signer:
             self._hook.sign_failed(request=request, error=error)
 
     def _message(self, message: SignableMessage) -> tuple[bytes, Callable[[Signature], SignedMessage]]:
+        from eth_account.datastructures import SignedMessage
+        from hexbytes import HexBytes
+
         digest = hashing.eip191_hash(message)
 
         def finish(sig: Signature) -> SignedMessage:
@@ -285,18 +277,29 @@ class Signer:
         self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
     ) -> SignedTransaction:
         """Legacy (EIP-155), EIP-2930, EIP-1559, EIP-4844 (with blobs) and EIP-7702 transactions."""
+        from .transactions import prepare_transaction
+
         digest, finish, context = prepare_transaction(transaction, self.address, blobs)
         return finish(self._sign(digest, "transaction", transaction, context))
 
     async def asign_transaction(
         self, transaction: Mapping[str, Any], blobs: Sequence[bytes] | None = None
     ) -> SignedTransaction:
+        from .transactions import prepare_transaction
+
         digest, finish, context = prepare_transaction(transaction, self.address, blobs)
         return finish(await self._asign(digest, "transaction", transaction, context))
 
     def _authorization(
         self, authorization: Mapping[str, Any], allow_all_chains: bool
     ) -> tuple[bytes, Callable[[Signature], SignedSetCodeAuthorization], dict[str, Any]]:
+        from eth_account.datastructures import SignedSetCodeAuthorization
+        from eth_account.typed_transactions.set_code_transaction import Authorization
+        from eth_keys.datatypes import Signature as EthKeysSignature
+        from hexbytes import HexBytes
+
+        from .transactions import check_authorization
+
         chain_id, address, nonce = check_authorization(authorization)
         digest = bytes(Authorization(chain_id, address, nonce).hash())
         # what policies and the audit trail see; chain id 0 (valid on every chain) needs the caller's opt-in,
@@ -337,8 +340,6 @@ class Signer:
     def _user_operation(
         self, user_operation: UserOperation, entry_point: str, chain_id: int, extra: Mapping[str, Any] | None = None
     ) -> tuple[bytes, dict[str, Any]]:
-        from .aa.user_operation import UserOperation, user_operation_hash
-
         if not isinstance(user_operation, UserOperation):
             raise FieldError(
                 f"a UserOperation is expected, not a {type(user_operation).__name__}",

@@ -2,6 +2,7 @@
 
 Identical to viem's ``formatUserOperationRequest``, ``toPackedUserOperation`` and ``getUserOperationHash``
 (entryPointVersion "0.7"), which the Startale SDK uses; tests/aa/test_sdk_crosscheck.py compares them.
+Core, like transactions; ``signers.aa`` builds on it.
 """
 
 from __future__ import annotations
@@ -9,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from eth_abi import encode
-from eth_hash.auto import keccak
-
 from .hexutil import BytesLike, parse_quantity, quantity, to_address, to_bytes, to_hex, uint
+from .keccak import keccak
 
 
 @dataclass(frozen=True)
@@ -199,20 +198,29 @@ class UserOperation:
 
 
 def user_operation_hash(op: UserOperation, entry_point: str, chain_id: int) -> bytes:
-    """The v0.7 userOpHash: keccak(abi.encode(keccak(pack(op)), entryPoint, chainId)). The signature is not in it."""
-    inner = encode(
-        ["address", "uint256", "bytes32", "bytes32", "bytes32", "uint256", "bytes32", "bytes32"],
-        [
-            op.sender,
-            op.nonce,
+    """The v0.7 userOpHash: keccak(abi.encode(keccak(pack(op)), entryPoint, chainId)). The signature is not in it.
+
+    Every field of both encodings is a static ABI type (address, uint256, bytes32), so abi.encode is the
+    concatenation of 32-byte words: written out here (eth-abi costs ~40 us per op on the signing path). The
+    op's fields were range-checked when it was built; ``entry_point`` and ``chain_id`` are checked here.
+    """
+    uint(chain_id, 256, "chain_id")
+    inner = b"".join(
+        (
+            _word(to_bytes(op.sender)),
+            op.nonce.to_bytes(32, "big"),
             keccak(op.init_code),
             keccak(op.call_data),
             op.verification_gas_limit.to_bytes(16, "big") + op.call_gas_limit.to_bytes(16, "big"),
-            op.pre_verification_gas,
+            op.pre_verification_gas.to_bytes(32, "big"),
             op.max_priority_fee_per_gas.to_bytes(16, "big") + op.max_fee_per_gas.to_bytes(16, "big"),
             keccak(op.paymaster_and_data),
-        ],
+        )
     )
-    return keccak(
-        encode(["bytes32", "address", "uint256"], [keccak(inner), to_address(entry_point, "entry_point"), chain_id])
-    )
+    entry = to_bytes(entry_point, "entry_point", 20)
+    return keccak(keccak(inner) + _word(entry) + chain_id.to_bytes(32, "big"))
+
+
+def _word(address: bytes) -> bytes:
+    """An address as an ABI word: left-padded to 32 bytes."""
+    return b"\x00" * 12 + address

@@ -11,15 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import BackendUnavailableError, ConfigurationError, PolicyViolationError, SignerError
-
-
-class AAError(SignerError):
-    """Base class of the ERC-4337 client errors."""
-
-
-class AAConfigurationError(AAError, ConfigurationError):
-    """An argument of the AA layer is malformed (an address, a selector, a rule reference...)."""
+# the two base classes are core (the UserOperation type, signers.user_operation, raises them); importable here too
+from ..errors import AAConfigurationError as AAConfigurationError
+from ..errors import AAError as AAError
+from ..errors import BackendUnavailableError, PolicyViolationError
 
 
 class RpcUnavailableError(AAError, BackendUnavailableError):

@@ -615,7 +615,8 @@ def enable_scope_check(plugin_manager: pluggy.PluginManager | None = None) -> Se
     with _install_lock:
         existing = plugin_manager.get_plugin(PLUGIN_NAME)
         if existing is not None:
-            return existing  # type: ignore[no-any-return]
+            # the built-in "aa-scope" plugin is signers.session_scope's forwarder to SCOPE_CHECK
+            return getattr(existing, "target", existing)  # type: ignore[no-any-return]
         check = SessionScopeCheck()
         plugin_manager.register(check, name=PLUGIN_NAME)
         _installed[id(plugin_manager)] = check

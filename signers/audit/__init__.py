@@ -10,10 +10,37 @@ happened on chain, never a secret.
 
 from __future__ import annotations
 
-from .record import AuditEntry, PermissionSummary
-from .schema import VERSION as SCHEMA_VERSION
-from .store import DEFAULT_TIMEOUT, Store, open_store
-from .trail import AuditTrail, from_environment
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .record import AuditEntry, PermissionSummary
+    from .schema import VERSION as SCHEMA_VERSION
+    from .store import DEFAULT_TIMEOUT, Store, open_store
+    from .trail import AuditTrail, from_environment
+
+# imported on first use (PEP 562): the plugin manager imports signers.audit.environment at every start, and
+# that must not cost the trail's modules when no trail is configured
+_EXPORTS = {
+    "AuditEntry": ("record", "AuditEntry"),
+    "PermissionSummary": ("record", "PermissionSummary"),
+    "SCHEMA_VERSION": ("schema", "VERSION"),
+    "DEFAULT_TIMEOUT": ("store", "DEFAULT_TIMEOUT"),
+    "Store": ("store", "Store"),
+    "open_store": ("store", "open_store"),
+    "AuditTrail": ("trail", "AuditTrail"),
+    "from_environment": ("trail", "from_environment"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -7,9 +7,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
-
 from ..errors import ConfigurationError
+from ..keccak import is_address, to_checksum_address
 from .record import OUTCOMES
 from .schema import COLUMNS
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..caller import current_client
+from ..hookspecs import SignRequest
 from ..signature import Signature
-from ..signer import SignRequest
 
 OUTCOMES = ("signed", "refused", "failed")
 

@@ -9,9 +9,8 @@ from collections.abc import Generator, Iterator
 from dataclasses import asdict
 from typing import IO, TYPE_CHECKING, Any
 
-from ..hookspecs import hookimpl
+from ..hookspecs import SignRequest, hookimpl
 from ..signature import Signature
-from ..signer import SignRequest
 from . import query, record
 from .record import AuditEntry, PermissionSummary
 from .store import Store, open_store
