@@ -63,3 +63,14 @@ def whole_number(scheme: str, name: str, value: object, *, minimum: int, maximum
         f"(at least {minimum}, at most {maximum})" + ("" if number is not None else f": {shown} is not a whole number"),
         hint=hint or None,
     )
+
+
+def number_from_text(scheme: str, name: str, text: str | None, kind: type[float] | type[int] = float) -> float | None:
+    """A URI attribute's text as a number (None when absent), for the checks above; text that is not one is
+    refused without being shown."""
+    if text is None:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigurationError(f"{scheme}: {name} is not a number", hint=f"give {name} as digits") from None

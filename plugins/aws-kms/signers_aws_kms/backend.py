@@ -15,12 +15,13 @@ from typing import Any
 import boto3
 
 from signers.backend import Backend
+from signers.custody import CustodyReport
 from signers.errors import KeyChangedError, KeyDisabledError, KeyUsageError, SignatureVerificationError, WrongCurveError
 from signers.keys import PublicKey
 
+from . import custody
 from .connection import KmsConnection
-from .custody import custody_facts
-from .target import KeyRef
+from .uri import KeyRef
 
 KEY_SPEC = "ECC_SECG_P256K1"
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
@@ -74,14 +75,13 @@ class AwsKmsBackend(Backend):
     def describe(self) -> str:
         return self._subject
 
-    def custody(self) -> dict[str, Any]:
+    def custody(self) -> CustodyReport:
         metadata = self.describe_key()
-        facts = custody_facts(self.connection, self._subject, metadata)
-        facts["backend"] = self._subject
-        if metadata.get("KeySpec") == KEY_SPEC:
+        address = self._address  # a disabled key does not tell its public key
+        if metadata.get("KeySpec") == KEY_SPEC and metadata.get("KeyState") == "Enabled":
             response = self.connection.call("get_public_key", self._subject, KeyId=metadata["Arn"])
-            facts["address"] = PublicKey.from_spki(response["PublicKey"]).address
-        return facts
+            address = PublicKey.from_spki(response["PublicKey"]).address
+        return custody.report(self.connection, self._subject, metadata, address)
 
     def close(self) -> None:
         self.connection.client.close()

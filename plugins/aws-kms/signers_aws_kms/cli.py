@@ -2,28 +2,28 @@
 
 Connection options (--region, --profile, --endpoint-url) mean what the URI attributes of the same name mean;
 credentials come from boto3's chain. Results go to stdout (``--json`` for machines), errors to stderr as
-``error: ...`` with a non-zero exit.
+``error: ...`` with exit status 1 (the core's ErrorsGroup).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from signers.cli_errors import ErrorsGroup
 from signers.errors import ConfigurationError, SignerError
 from signers.keys import PublicKey, parse_private_key
 from signers.secrets import read_secret
 
 from .backend import KEY_SPEC
-from .connection import AlreadyExistsError, KmsConnection
+from .connection import KmsConnection
+from .errors import AlreadyExistsError
 from .importing import address_of, import_key_material
-from .target import KeyRef, KmsSettings
+from .uri import KeyRef, KmsSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,18 +38,6 @@ def _connection_options(fn: F) -> F:
     ):
         fn = option(fn)
     return fn
-
-
-def _errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SignerError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _connect(region: str | None, profile: str | None, endpoint_url: str | None) -> KmsConnection:
@@ -153,7 +141,7 @@ def _report(
         click.echo(f"key {metadata['Arn']}{' as ' + alias if alias else ''}; use {uri}", err=True)
 
 
-@click.group("aws-kms")
+@click.group("aws-kms", cls=ErrorsGroup)
 def aws_kms() -> None:
     """secp256k1 signing keys in AWS KMS (or LocalStack)."""
 
@@ -166,7 +154,6 @@ def aws_kms() -> None:
 @click.option("--description", default="signers: Ethereum signing key (secp256k1)", show_default=True)
 @click.option("--multi-region", is_flag=True, help="create a multi-region primary key")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-@_errors
 def create(
     region: str | None,
     profile: str | None,
@@ -214,7 +201,6 @@ def create(
     show_default=True,
 )
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-@_errors
 def import_(
     region: str | None,
     profile: str | None,
@@ -256,7 +242,6 @@ def import_(
 @_connection_options
 @click.option("--all", "show_all", is_flag=True, help="also list keys that are not secp256k1 signing keys")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-@_errors
 def list_(region: str | None, profile: str | None, endpoint_url: str | None, show_all: bool, as_json: bool) -> None:
     """List keys (secp256k1 signing keys by default) with their aliases and addresses."""
     connection = _connect(region, profile, endpoint_url)

@@ -1,6 +1,7 @@
-"""Facts about a KMS key for a security review: where the material came from, who manages it, where it is
-replicated, its state, and which aliases name it. Tags are left out on purpose: LocalStack keeps custom key
-material in a tag, and tags are free text a reviewer should read in the console, not in a log."""
+"""The custody report of a KMS key: where the material came from, who manages it, where it is replicated,
+its state, which aliases name it, and what a reviewer should know (an imported key, a disabled one, a key
+usage beyond signing, replicas). Tags are left out on purpose: LocalStack keeps custom key material in a tag,
+and tags are free text a reviewer should read in the console, not in a log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from signers import custody
+from signers.custody import CustodyReport
 from signers.errors import AuthenticationError, SignerError
 
 from .connection import KmsConnection
@@ -24,11 +27,47 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def custody_facts(connection: KmsConnection, subject: str, metadata: dict[str, Any]) -> dict[str, Any]:
+#: origins whose key material was generated inside HSMs (AWS KMS's own, or a CloudHSM cluster)
+GENERATED_IN_HARDWARE = {"AWS_KMS": True, "AWS_CLOUDHSM": True, "EXTERNAL": False}
+
+
+def report(connection: KmsConnection, subject: str, metadata: dict[str, Any], address: str | None) -> CustodyReport:
+    details = facts(connection, subject, metadata)
+    state = str(metadata.get("KeyState"))
+    return CustodyReport(
+        backend=subject,
+        kind="cloud-kms",
+        custody="AWS KMS",
+        address=address,
+        extractable=False,  # KMS has no export of asymmetric private keys
+        generated_in_hardware=GENERATED_IN_HARDWARE.get(str(metadata.get("Origin"))),
+        state=state,
+        warnings=warnings(metadata),
+        details=details,
+    )
+
+
+def warnings(metadata: dict[str, Any]) -> tuple[str, ...]:
+    out = []
+    origin, state, usage = metadata.get("Origin"), metadata.get("KeyState"), metadata.get("KeyUsage")
+    if origin == "EXTERNAL":
+        out.append(custody.imported("Origin EXTERNAL, bring your own key material"))
+    elif origin == "EXTERNAL_KEY_STORE":
+        out.append("the key is held in an external key store (XKS), by a key manager outside AWS")
+    if state != "Enabled":
+        out.append(custody.disabled(str(state)))
+    if usage != "SIGN_VERIFY":
+        out.append(custody.NOT_SIGN_ONLY.format(what=f"KeyUsage {usage}"))
+    if metadata.get("MultiRegion"):
+        out.append("multi-region key: the same key material is (or can be) replicated to other regions")
+    return tuple(out)
+
+
+def facts(connection: KmsConnection, subject: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The details only KMS has, beside the report's common fields."""
     arn = metadata["Arn"]
     origin = metadata.get("Origin")
     facts: dict[str, Any] = {
-        "custody": "AWS KMS",
         "endpoint": connection.endpoint,
         "region": arn.split(":")[3],
         "account": metadata.get("AWSAccountId"),
@@ -36,11 +75,9 @@ def custody_facts(connection: KmsConnection, subject: str, metadata: dict[str, A
         "arn": arn,
         "origin": origin,
         "origin_meaning": ORIGINS.get(str(origin), "unknown origin"),
-        "extractable": False,
         "key_manager": metadata.get("KeyManager"),
         "multi_region": bool(metadata.get("MultiRegion")),
         "creation_date": _iso(metadata.get("CreationDate")),
-        "state": metadata.get("KeyState"),
         "enabled": metadata.get("Enabled"),
         "key_spec": metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec"),
         "key_usage": metadata.get("KeyUsage"),

@@ -8,13 +8,13 @@ instance or task role). Tuning attributes, also accepted as ``load_signer`` keyw
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from signers.errors import ConfigurationError
+from signers.options import number_from_text, positive_number, seconds, whole_number
 from signers.uri import SignerURI
 
 SCHEME = "aws-kms"
@@ -29,7 +29,6 @@ MAX_SECONDS = 600.0
 MAX_ATTEMPTS = 10
 MAX_RATE = 100_000.0
 MAX_POOL_CONNECTIONS = 1024
-_EXAMPLES = {"rate-limit": 50, "max-attempts": 4, "connect-timeout": 3, "read-timeout": 10}
 _URI_ATTRIBUTES = {"region", "profile", "endpoint-url", "rate-limit", "max-attempts", "connect-timeout", "read-timeout"}
 
 
@@ -54,37 +53,31 @@ class KmsSettings:
             raise ConfigurationError(
                 "aws-kms: region is not an AWS region name", hint="e.g. region=eu-west-1 (letters, digits and '-')"
             )
-        # every bound is finite: inf or nan would turn a timeout, a retry loop or the rate limiter's wait into
-        # a wait forever (nan also slips through comparisons such as ``<= 0``)
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
-            raise ConfigurationError(
-                f"aws-kms: max-attempts={self.max_attempts!r} is not a whole number", hint="e.g. max-attempts=4"
-            )
-        if not 1 <= self.max_attempts <= MAX_ATTEMPTS:
-            raise ConfigurationError(
-                f"aws-kms: max-attempts={self.max_attempts} must be at least 1 and at most {MAX_ATTEMPTS}",
+        object.__setattr__(
+            self,
+            "max_attempts",
+            whole_number(
+                SCHEME, "max-attempts", self.max_attempts, minimum=1, maximum=MAX_ATTEMPTS,
                 hint="1 means no retry; the default is 4",
-            )
-        for name, value in (("connect-timeout", self.connect_timeout), ("read-timeout", self.read_timeout)):
-            if not _finite_in(value, MAX_SECONDS):
-                raise ConfigurationError(
-                    f"aws-kms: {name}={value!r} must be a positive, finite number of seconds (at most {MAX_SECONDS:g})",
-                    hint="the defaults are connect-timeout=3 and read-timeout=10",
-                )
-        if self.rate_limit is not None and not _finite_in(self.rate_limit, MAX_RATE):
-            raise ConfigurationError(
-                f"aws-kms: rate-limit={self.rate_limit!r} must be a positive, finite number of signatures per "
-                f"second (at most {MAX_RATE:g})",
+            ),
+        )  # fmt: skip
+        for name, attribute in (("connect-timeout", "connect_timeout"), ("read-timeout", "read_timeout")):
+            value = seconds(
+                SCHEME, name, getattr(self, attribute), maximum=MAX_SECONDS,
+                hint="the defaults are connect-timeout=3 and read-timeout=10",
+            )  # fmt: skip
+            object.__setattr__(self, attribute, value)
+        if self.rate_limit is not None:
+            rate = positive_number(
+                SCHEME, "rate-limit", self.rate_limit, maximum=MAX_RATE, unit="signatures per second",
                 hint="leave rate-limit out for no client-side limit",
-            )
-        if isinstance(self.max_pool_connections, bool) or not (
-            isinstance(self.max_pool_connections, int) and 1 <= self.max_pool_connections <= MAX_POOL_CONNECTIONS
-        ):
-            raise ConfigurationError(
-                f"aws-kms: max_pool_connections={self.max_pool_connections!r} must be a whole number from 1 to "
-                f"{MAX_POOL_CONNECTIONS}",
-                hint="at least the number of threads that sign at once (default 64)",
-            )
+            )  # fmt: skip
+            object.__setattr__(self, "rate_limit", rate)
+        connections = whole_number(
+            SCHEME, "max_pool_connections", self.max_pool_connections, minimum=1, maximum=MAX_POOL_CONNECTIONS,
+            hint="at least the number of threads that sign at once (default 64)",
+        )  # fmt: skip
+        object.__setattr__(self, "max_pool_connections", connections)
 
 
 def check_endpoint_url(url: str, where: str = "endpoint-url") -> None:
@@ -108,13 +101,6 @@ def check_endpoint_url(url: str, where: str = "endpoint-url") -> None:
             hint="remove the user:password@ part; credentials come from boto3's chain (environment, profile, role), "
             "never from the URL",
         )
-
-
-def _finite_in(value: object, maximum: float) -> bool:
-    """A real number in (0, maximum]; False for nan, inf, bools and anything that is not a number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value) and 0 < value <= maximum
 
 
 @dataclass(frozen=True)
@@ -151,17 +137,6 @@ def check_key(key: str) -> str | None:
     )
 
 
-def _number(name: str, text: str | None, kind: type[float] | type[int]) -> Any:
-    if text is None:
-        return None
-    try:
-        return kind(text)
-    except ValueError:
-        raise ConfigurationError(
-            f"aws-kms: {name} is not a number", hint=f"e.g. {name}={_EXAMPLES.get(name, 1)}"
-        ) from None
-
-
 def settings_with(settings: KmsSettings, region_from_key: str | None) -> KmsSettings:
     """Take the region from an ARN when none was given; refuse one that contradicts the ARN."""
     if region_from_key is None:
@@ -188,10 +163,10 @@ def parse_target(uri: SignerURI, options: dict[str, Any]) -> KeyRef:
         "region": uri.option("region") or None,
         "profile": uri.option("profile") or None,
         "endpoint_url": uri.option("endpoint-url") or None,
-        "rate_limit": _number("rate-limit", uri.option("rate-limit"), float),
-        "max_attempts": _number("max-attempts", uri.option("max-attempts"), int),
-        "connect_timeout": _number("connect-timeout", uri.option("connect-timeout"), float),
-        "read_timeout": _number("read-timeout", uri.option("read-timeout"), float),
+        "rate_limit": number_from_text(SCHEME, "rate-limit", uri.option("rate-limit"), float),
+        "max_attempts": number_from_text(SCHEME, "max-attempts", uri.option("max-attempts"), int),
+        "connect_timeout": number_from_text(SCHEME, "connect-timeout", uri.option("connect-timeout"), float),
+        "read_timeout": number_from_text(SCHEME, "read-timeout", uri.option("read-timeout"), float),
     }
     known = set(KmsSettings.__dataclass_fields__)
     unknown = set(options) - known - {"session"}

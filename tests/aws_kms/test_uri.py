@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from signers_aws_kms.target import KeyRef, KmsSettings, parse_target
+from signers_aws_kms.uri import KeyRef, KmsSettings, parse_target
 
 from signers import ConfigurationError
 from signers.uri import parse
