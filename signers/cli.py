@@ -32,7 +32,41 @@ def emit(data: dict[str, Any], as_json: bool) -> None:
             click.echo(f"{key:<{width}}  {value}")
 
 
-@click.group(cls=ErrorsGroup)
+class CommandsGroup(ErrorsGroup):
+    """The core's commands at once; ``sessions`` (the AA layer) and the plugins' commands are imported only
+    when one of them is asked for, or the list is shown: ``signers address local:...`` imports no plugin."""
+
+    plugins_loaded = False
+
+    def _add_plugin_commands(self, name: str | None) -> None:
+        if name == "sessions":
+            from .aa.cli import sessions_command  # the Smart Sessions lifecycle, built in like `audit`
+
+            self.add_command(sessions_command)
+            return
+        if self.plugins_loaded:
+            return
+        self.plugins_loaded = True
+        try:
+            backends()  # imports every installed plugin, those that defer to their scheme's first use included
+            get_plugin_manager().hook.register_commands(cli=self)
+        except SignerError as exc:
+            fail(str(exc))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._add_plugin_commands(cmd_name)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands("sessions")
+        self._add_plugin_commands(None)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=CommandsGroup)
 @click.version_option(package_name="signers")
 def cli() -> None:
     """Ethereum signing with keys in HSMs and cloud KMS."""
@@ -272,18 +306,5 @@ def audit_migrate(ctx: click.Context, db: str | None, url: str | None) -> None:
         trail.close()
 
 
-def _sessions() -> None:
-    from .aa.cli import sessions_command  # the Smart Sessions lifecycle, built in like `audit`
-
-    cli.add_command(sessions_command)
-
-
-_sessions()
-
-
 def main() -> None:
-    try:
-        get_plugin_manager().hook.register_commands(cli=cli)
-    except SignerError as exc:
-        fail(str(exc))
     cli(prog_name="signers")

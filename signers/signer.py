@@ -79,7 +79,7 @@ class Signer:
         plugin_manager: pluggy.PluginManager | None = None,
     ) -> None:
         if plugin_manager is None:
-            from .plugins import get_plugin_manager
+            from .manager import get_plugin_manager  # the process's manager, as load_signer uses
 
             plugin_manager = get_plugin_manager()
         self.backend = backend
