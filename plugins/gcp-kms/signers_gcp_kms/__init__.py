@@ -6,25 +6,22 @@
 
 Credentials come from Application Default Credentials; every response passes Google's CRC32C and name
 checks; calls have bounded deadlines and retries. google-cloud-kms is imported on first use only, so that
-every `signers` command does not pay for it.
+every `signers` command does not pay for it. The plugin template: hooks (entry points), uri, backend,
+connection (clients and the bounded retry), errors (Cloud KMS -> signers errors), custody (the report), cli.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from signers.hookspecs import Register, hookimpl
+from .hooks import from_uri, register_backends, register_commands
 
 if TYPE_CHECKING:
-    import click
-
-    from signers.uri import SignerURI
-
     from .backend import GcpKmsBackend
     from .connection import CallPolicy
     from .uri import version_uri
 
-__all__ = ["CallPolicy", "GcpKmsBackend", "from_uri", "version_uri"]
+__all__ = ["CallPolicy", "GcpKmsBackend", "from_uri", "register_backends", "register_commands", "version_uri"]
 _LAZY = {"GcpKmsBackend": ".backend", "CallPolicy": ".connection", "version_uri": ".uri"}
 
 
@@ -34,21 +31,3 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def from_uri(uri: SignerURI, **options: Any) -> GcpKmsBackend:
-    from .uri import from_uri as factory
-
-    return factory(uri, **options)
-
-
-@hookimpl
-def register_backends(register: Register) -> None:
-    register("gcp-kms", from_uri, "secp256k1 key versions in Google Cloud KMS (HSM)")
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    from .cli import gcp_kms
-
-    cli.add_command(gcp_kms)

@@ -11,12 +11,14 @@ from google.cloud import kms_v1 as kms
 from google.protobuf import wrappers_pb2
 
 from signers.backend import Backend
-from signers.errors import IntegrityError, KeyDisabledError, WrongCurveError
+from signers.custody import CustodyReport
+from signers.errors import IntegrityError, KeyDisabledError, SignerError, WrongCurveError
 from signers.keys import PublicKey
+from signers.retry import Attempt, RetriesExhausted, RetryPolicy
 
 from . import connection
 from .connection import CallPolicy, SignCall
-from .failures import translate
+from .errors import translate
 from .integrity import crc32c, public_key_problem, signature_problem
 
 T = TypeVar("T")
@@ -29,6 +31,23 @@ _INT64 = wrappers_pb2.Int64Value
 
 #: how many times a response failing an integrity check is asked for again before IntegrityError
 DEFAULT_INTEGRITY_RETRIES = 2
+#: the first pause's ceiling before asking again for a corrupted answer (seconds)
+INTEGRITY_PAUSE = 0.01
+
+
+class _Corrupted(Exception):
+    """An answer that failed an integrity check (the message says which); asked for again."""
+
+
+def _raise_if_corrupted(problem: str | None) -> None:
+    if problem:
+        raise _Corrupted(problem)
+
+
+def _corrupted(error: Exception) -> float | None:
+    """The integrity retry's classifier: only corrupted answers are asked for again here (transient service
+    errors were already retried by the call itself)."""
+    return INTEGRITY_PAUSE if isinstance(error, _Corrupted) else None
 
 
 class GcpKmsBackend(Backend):
@@ -49,6 +68,7 @@ class GcpKmsBackend(Backend):
         self.endpoint = endpoint
         self.policy = policy or CallPolicy()
         self.integrity_retries = integrity_retries
+        self._integrity = RetryPolicy(attempts=integrity_retries + 1, initial=INTEGRITY_PAUSE)
         self._credentials = credentials
         self._sign_call = SignCall(name, self.policy)
         try:
@@ -84,13 +104,16 @@ class GcpKmsBackend(Backend):
     def public_key(self) -> PublicKey:
         version = self._call(self._client.get_crypto_key_version, kms.GetCryptoKeyVersionRequest(name=self.name))
         self._check_version(version)
-        problem = ""
-        for _ in range(self.integrity_retries + 1):
+
+        def attempt(_: Attempt) -> PublicKey:
             response = self._call(self._client.get_public_key, kms.GetPublicKeyRequest(name=self.name))
-            problem = public_key_problem(response, self.name) or ""
-            if not problem:
-                return PublicKey.from_pem(response.pem)
-        raise self._integrity_error(problem)
+            _raise_if_corrupted(public_key_problem(response, self.name))
+            return PublicKey.from_pem(response.pem)
+
+        try:
+            return self._integrity.run(attempt, _corrupted)
+        except Exception as exc:
+            raise self._failure(exc) from None
 
     def _check_version(self, version: kms.CryptoKeyVersion) -> None:
         if version.algorithm != Algorithm.EC_SIGN_SECP256K1_SHA256:
@@ -109,32 +132,34 @@ class GcpKmsBackend(Backend):
         request: kms.AsymmetricSignRequest = kms.AsymmetricSignRequest.wrap(message)
         return request
 
+    def _signature(self, response: kms.AsymmetricSignResponse) -> bytes:
+        _raise_if_corrupted(signature_problem(response, self.name))
+        return bytes(kms.AsymmetricSignResponse.pb(response).signature)
+
     def sign(self, digest: bytes) -> bytes:
         request = self._sign_request(digest)
-        problem = ""
-        for _ in range(self.integrity_retries + 1):
-            try:
-                response = self._sign_call(self._client, request)
-            except Exception as exc:
-                raise translate(exc, self.describe()) from None
-            problem = signature_problem(response, self.name) or ""
-            if not problem:
-                return bytes(kms.AsymmetricSignResponse.pb(response).signature)
-        raise self._integrity_error(problem)
+        try:
+            return self._integrity.run(lambda _: self._signature(self._sign_call(self._client, request)), _corrupted)
+        except Exception as exc:
+            raise self._failure(exc) from None
 
     async def asign(self, digest: bytes) -> bytes:
         client = self._async_client()
         request = self._sign_request(digest)
-        problem = ""
-        for _ in range(self.integrity_retries + 1):
-            try:
-                response = await self._sign_call.acall(client, request)
-            except Exception as exc:
-                raise translate(exc, self.describe()) from None
-            problem = signature_problem(response, self.name) or ""
-            if not problem:
-                return bytes(kms.AsymmetricSignResponse.pb(response).signature)
-        raise self._integrity_error(problem)
+
+        async def attempt(_: Attempt) -> bytes:
+            return self._signature(await self._sign_call.acall(client, request))
+
+        try:
+            return await self._integrity.arun(attempt, _corrupted)
+        except Exception as exc:
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: Exception) -> SignerError:
+        """The error once the integrity retries are over: IntegrityError for answers that stayed corrupted."""
+        if isinstance(exc, RetriesExhausted) and isinstance(exc.error, _Corrupted):
+            return self._integrity_error(str(exc.error))
+        return translate(exc, self.describe())
 
     def describe(self) -> str:
         return f"gcp-kms://{self.name}" + (f"?endpoint={self.endpoint}" if self.endpoint else "")
@@ -154,44 +179,14 @@ class GcpKmsBackend(Backend):
         )  # fmt: skip
         return version_uri(version.name, self.endpoint)
 
-    def custody(self) -> dict[str, Any]:
+    def custody(self) -> CustodyReport:
+        from .custody import report
+
         key_name = self.name.rsplit("/cryptoKeyVersions/", 1)[0]
         key = self._call(self._client.get_crypto_key, kms.GetCryptoKeyRequest(name=key_name))
         version = self._call(self._client.get_crypto_key_version, kms.GetCryptoKeyVersionRequest(name=self.name))
-        parts = self.name.split("/")
-        facts: dict[str, Any] = {
-            "backend": self.describe(),
-            "custody": "Google Cloud KMS",
-            "service": f"emulator at {self.endpoint}" if self.endpoint else "cloudkms.googleapis.com (ADC)",
-            "project": parts[1],
-            "location": parts[3],
-            "key_ring": parts[5],
-            "crypto_key": parts[7],
-            "version": int(parts[9]),
-            "protection_level": kms.ProtectionLevel(version.protection_level).name,
-            "algorithm": Algorithm(version.algorithm).name,
-            "state": State(version.state).name,
-            "purpose": kms.CryptoKey.CryptoKeyPurpose(key.purpose).name,
-            "created": _iso(version.create_time),
-            "generated": _iso(version.generate_time),
-            "key_created": _iso(key.create_time),
-            "imported": bool(version.import_job),
-            "import_job": version.import_job or None,
-            "import_time": _iso(version.import_time),
-            "destroy_time": _iso(version.destroy_time),
-            "destroy_scheduled_duration_s": key.destroy_scheduled_duration.total_seconds()
-            if "destroy_scheduled_duration" in key
-            else None,
-            "import_only": key.import_only,
-            "labels": dict(key.labels),
-            "hsm_attestation": kms.KeyOperationAttestation.AttestationFormat(version.attestation.format).name
-            if "attestation" in version
-            else None,
-            "extractable": False,
-        }
-        if version.state == State.ENABLED and version.algorithm == Algorithm.EC_SIGN_SECP256K1_SHA256:
-            facts["address"] = self.public_key().address
-        return facts
+        usable = version.state == State.ENABLED and version.algorithm == Algorithm.EC_SIGN_SECP256K1_SHA256
+        return report(self, key, version, self.public_key().address if usable else None)
 
     def close(self) -> None:
         self._client.transport.close()  # type: ignore[no-untyped-call]
@@ -203,7 +198,3 @@ class GcpKmsBackend(Backend):
         if self._async is not None and self._async[0] is asyncio.get_running_loop():
             await self._async[1].transport.close()  # type: ignore[no-untyped-call]
         self._async = None
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None

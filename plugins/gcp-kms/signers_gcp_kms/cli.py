@@ -9,20 +9,10 @@ from typing import Any
 
 import click
 
+from signers.cli_errors import ErrorsGroup
 from signers.errors import SignerError
 
 # google-cloud-kms is imported inside the commands: `signers` loads this module for every command it runs
-
-
-class _Group(click.Group):
-    """Errors as one ``error: ...`` line on stderr, exit status 1 (also when used outside ``signers``)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SignerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
 
 
 def _endpoint_option(fn: Any) -> Any:
@@ -35,7 +25,7 @@ def _endpoint_option(fn: Any) -> Any:
 
 def _client(endpoint: str | None) -> Any:
     from . import connection
-    from .failures import translate
+    from .errors import translate
 
     try:
         return connection.sync_client(endpoint)
@@ -50,7 +40,7 @@ def _location_options(fn: Any) -> Any:
     return click.option("--project", required=True, envvar="GOOGLE_CLOUD_PROJECT", help="Google Cloud project id")(fn)
 
 
-@click.group("gcp-kms", cls=_Group)
+@click.group("gcp-kms", cls=ErrorsGroup)
 def gcp_kms() -> None:
     """Google Cloud KMS keys: create, list, and a local emulator."""
 

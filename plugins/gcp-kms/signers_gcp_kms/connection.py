@@ -5,16 +5,12 @@ or ``endpoint=host:port``, an insecure gRPC channel to a local emulator. For the
 built around the channel: ``api_endpoint`` with anonymous credentials makes the library try TLS and hang in
 its default retry for 60 s. The library's default retry allows 60 s per call; every call here passes an
 explicit per-attempt timeout and a retry bounded by a total deadline, on UNAVAILABLE, DEADLINE_EXCEEDED
-and RESOURCE_EXHAUSTED only.
+and RESOURCE_EXHAUSTED only (``errors.RETRYABLE``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import math
-import random
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,29 +31,28 @@ from google.cloud.kms_v1.services.key_management_service.transports import (
 from google.cloud.kms_v1.services.key_management_service.transports.base import DEFAULT_CLIENT_INFO
 
 from signers.errors import ConfigurationError
+from signers.options import seconds
+from signers.retry import Attempt, RetryPolicy
 
-RETRYABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
+from .errors import RETRYABLE
 
 DEFAULT_TIMEOUT = 5.0  # seconds per attempt: a sign takes milliseconds, generation of a key a few seconds
 DEFAULT_DEADLINE = 15.0  # seconds for all attempts of one call
 #: the longest timeout or deadline accepted: a signer must answer (or fail) in bounded time, so inf, nan,
 #: or hours (a typo such as deadline=9e9) are refused up front instead of hanging a caller
 MAX_SECONDS = 600.0
+#: pauses between attempts: from about 50 ms, doubling, up to 1 s (jittered)
+FIRST_PAUSE = 0.05
+MAX_PAUSE = 1.0
 
 
 def check_seconds(name: str, value: object) -> float:
-    """A finite number of seconds in (0, MAX_SECONDS], or a ConfigurationError saying which are accepted."""
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if isinstance(value, bool) or not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
-        raise ConfigurationError(
-            f"gcp-kms: {name}={value!r} is not a usable number of seconds",
-            hint=f"give a finite {name} above 0 and at most {MAX_SECONDS:g} s "
-            f"(defaults: timeout={DEFAULT_TIMEOUT:g}, deadline={DEFAULT_DEADLINE:g})",
-        )
-    return seconds
+    """A finite number of seconds in (0, MAX_SECONDS], or a ConfigurationError naming the option and the rule."""
+    return seconds(
+        "gcp-kms", name, value, maximum=MAX_SECONDS,
+        hint=f"give a finite {name} above 0 and at most {MAX_SECONDS:g} s "
+        f"(defaults: timeout={DEFAULT_TIMEOUT:g}, deadline={DEFAULT_DEADLINE:g})",
+    )  # fmt: skip
 
 
 def check_endpoint(endpoint: str) -> str:
@@ -117,7 +112,7 @@ class CallPolicy:
 
 class SignCall:
     """AsymmetricSign on the hot path: the client's own transport stub (same channel, credentials, serialisers
-    and request headers as ``client.asymmetric_sign``) under this policy's bounded retry.
+    and request headers as ``client.asymmetric_sign``) under the core's bounded retry (``signers.retry``).
 
     The generated client wraps each call in two layers of decorators that cost about as much client CPU as
     the whole Ethereum conversion; every other call goes through the client's methods. Unlike the library's
@@ -126,55 +121,44 @@ class SignCall:
 
     def __init__(self, name: str, policy: CallPolicy) -> None:
         self.policy = policy
+        self.retry = RetryPolicy(deadline=policy.deadline, initial=FIRST_PAUSE, maximum=MAX_PAUSE)
         # what the generated client adds: the routing header (Cloud KMS routes by key name) and the client info
         self.metadata = (
             gapic_v1.routing_header.to_grpc_metadata((("name", name),)),  # type: ignore[no-untyped-call]
             DEFAULT_CLIENT_INFO.to_grpc_metadata(),  # type: ignore[no-untyped-call]
         )
 
-    def _backoff(self, error: Exception, give_up: float, delay: float) -> tuple[float, float]:
-        """The jittered pause before the next attempt and the next delay; raises when retrying is over
-        (an error that is not transient, or no time left before the deadline)."""
-        if not isinstance(error, RETRYABLE):
-            raise error
-        pause = random.uniform(delay / 2, delay)
-        if time.monotonic() + pause >= give_up:
-            raise self._retry_error(error)
-        return pause, min(delay * 2, 1.0)
-
-    def _retry_error(self, error: Exception) -> gexc.RetryError:
-        return gexc.RetryError(f"Deadline of {self.policy.deadline:.1f}s exceeded", error)  # type: ignore[no-untyped-call]
-
     def __call__(self, client: KeyManagementServiceClient, request: AsymmetricSignRequest) -> AsymmetricSignResponse:
         stub: Any = client.transport.asymmetric_sign
-        give_up = time.monotonic() + self.policy.deadline
-        delay = 0.05
-        while True:
-            left = give_up - time.monotonic()
+
+        def attempt(now: Attempt) -> AsymmetricSignResponse:
             try:
                 response: AsymmetricSignResponse = stub(
-                    request, timeout=min(self.policy.timeout, max(left, 0.001)), metadata=self.metadata
+                    request, timeout=now.timeout(self.policy.timeout), metadata=self.metadata
                 )
                 return response
             except grpc.RpcError as rpc_error:
-                error = gexc.from_grpc_error(rpc_error)  # type: ignore[no-untyped-call]
-            pause, delay = self._backoff(error, give_up, delay)
-            time.sleep(pause)  # back off before asking again
+                raise gexc.from_grpc_error(rpc_error) from None  # type: ignore[no-untyped-call]
+
+        return self.retry.run(attempt, transient)
 
     async def acall(
         self, client: KeyManagementServiceAsyncClient, request: AsymmetricSignRequest
     ) -> AsymmetricSignResponse:
         stub: Any = client.transport.asymmetric_sign
-        give_up = time.monotonic() + self.policy.deadline
-        delay = 0.05
-        while True:
-            left = give_up - time.monotonic()
+
+        async def attempt(now: Attempt) -> AsymmetricSignResponse:
             try:
                 response: AsymmetricSignResponse = await stub(
-                    request, timeout=min(self.policy.timeout, max(left, 0.001)), metadata=self.metadata
+                    request, timeout=now.timeout(self.policy.timeout), metadata=self.metadata
                 )
                 return response
             except grpc.RpcError as rpc_error:
-                error = gexc.from_grpc_error(rpc_error)  # type: ignore[no-untyped-call]
-            pause, delay = self._backoff(error, give_up, delay)
-            await asyncio.sleep(pause)
+                raise gexc.from_grpc_error(rpc_error) from None  # type: ignore[no-untyped-call]
+
+        return await self.retry.arun(attempt, transient)
+
+
+def transient(error: Exception) -> float | None:
+    """The retry classifier: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED are asked again."""
+    return FIRST_PAUSE if isinstance(error, RETRYABLE) else None

@@ -13,7 +13,7 @@ from signers.errors import BackendUnavailableError, IntegrityError, SignerError
 from signers.keys import PublicKey
 
 from .connection import CallPolicy
-from .failures import translate
+from .errors import translate
 from .integrity import public_key_problem
 
 Algorithm = kms.CryptoKeyVersion.CryptoKeyVersionAlgorithm

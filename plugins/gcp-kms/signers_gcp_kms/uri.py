@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from signers.errors import ConfigurationError
+from signers.options import whole_number
 from signers.uri import SignerURI
 
 from .backend import DEFAULT_INTEGRITY_RETRIES, GcpKmsBackend
@@ -31,12 +32,10 @@ def _seconds(uri: SignerURI, attribute: str, default: float) -> float:
 
 def _integrity_retries(value: object) -> int:
     """0..MAX_INTEGRITY_RETRIES: each retry is another full sign call, so the count is bounded too."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGRITY_RETRIES:
-        return value
-    raise ConfigurationError(
-        f"gcp-kms: integrity_retries={value!r} is not a whole number from 0 to {MAX_INTEGRITY_RETRIES}",
+    return whole_number(
+        "gcp-kms", "integrity_retries", value, minimum=0, maximum=MAX_INTEGRITY_RETRIES,
         hint=f"leave it out (default {DEFAULT_INTEGRITY_RETRIES}) or give 0..{MAX_INTEGRITY_RETRIES}",
-    )
+    )  # fmt: skip
 
 
 def from_uri(uri: SignerURI, **options: Any) -> GcpKmsBackend:
