@@ -4,40 +4,27 @@
 
 URIs follow RFC 7512 (``signers_pkcs11.uri``). Thread safety and fault recovery are described in
 ``signers_pkcs11.module``; multi-core throughput comes from ``signers_pkcs11.pool.SigningPool``. Key
-lifecycle commands: ``signers pkcs11 keygen | import | list | tokens`` (``signers_pkcs11.cli``).
+lifecycle commands: ``signers pkcs11 keygen | import | list | tokens`` (``signers_pkcs11.cli``). The plugin
+template: hooks (entry points), uri, backend, errors (PKCS#11 -> signers errors), custody (the report), cli.
+python-pkcs11 is imported when a backend or a command is first used, not with this package.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from signers.hookspecs import Register, hookimpl
-from signers.uri import SignerURI
-
-from .backend import Pkcs11Backend
-from .uri import Pkcs11URI, parse_pkcs11_uri
+from .hooks import from_uri, register_backends, register_commands
 
 if TYPE_CHECKING:
-    import click
+    from .backend import Pkcs11Backend
+    from .uri import Pkcs11URI, parse_pkcs11_uri
 
-__all__ = ["Pkcs11Backend", "Pkcs11URI", "from_uri", "parse_pkcs11_uri"]
-
-
-def from_uri(uri: SignerURI, **options: Any) -> Pkcs11Backend:
-    if options:
-        from signers.errors import ConfigurationError
-
-        raise ConfigurationError(f"pkcs11: unknown option(s) {', '.join(sorted(options))}", hint="put them in the URI")
-    return Pkcs11Backend(parse_pkcs11_uri(uri))
+__all__ = ["Pkcs11Backend", "Pkcs11URI", "from_uri", "parse_pkcs11_uri", "register_backends", "register_commands"]
+_LAZY = {"Pkcs11Backend": ".backend", "Pkcs11URI": ".uri", "parse_pkcs11_uri": ".uri"}
 
 
-@hookimpl
-def register_backends(register: Register) -> None:
-    register("pkcs11", from_uri, "keys in a PKCS#11 token or HSM (RFC 7512 URIs)")
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    from .cli import pkcs11_group
-
-    cli.add_command(pkcs11_group)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,18 +22,19 @@ from pkcs11 import Mechanism
 from pkcs11 import exceptions as p11x
 
 from signers.backend import Backend
+from signers.custody import CustodyReport
 from signers.errors import (
     BackendUnavailableError,
     InvalidDigestError,
     KeyChangedError,
-    KeyUsageError,
     SignatureVerificationError,
-    UnsuitableKeyError,
+    SignerError,
 )
 from signers.keys import PublicKey
 from signers.secrets import read_secret
 
-from . import keys
+from . import custody, keys
+from .errors import token_error
 from .module import Module, TokenSession, get_module, is_recoverable
 from .uri import Pkcs11URI
 
@@ -140,17 +141,8 @@ class Pkcs11Backend(Backend):
                     failed = exc
                     self._recover(exc)
 
-    def _error(self, exc: p11x.PKCS11Error, what: str) -> Exception:
-        name = type(exc).__name__
-        if isinstance(exc, p11x.MechanismInvalid):
-            return UnsuitableKeyError(
-                f"pkcs11: {self._where} does not support CKM_ECDSA", hint="use a token that signs raw ECDSA"
-            )
-        if isinstance(exc, p11x.KeyTypeInconsistent) or "0x68" in str(exc):  # CKR_KEY_FUNCTION_NOT_PERMITTED
-            return KeyUsageError(f"pkcs11: {self._where} refused to sign with {self._uri.key_selector()} ({name})")
-        if isinstance(exc, (p11x.DataLenRange, p11x.DataInvalid)):
-            return InvalidDigestError(f"pkcs11: the token refused the digest ({name})")
-        return BackendUnavailableError(f"pkcs11: {what} on {self._where} failed ({name}: {exc})")
+    def _error(self, exc: p11x.PKCS11Error, what: str) -> SignerError:
+        return token_error(exc, what, self._where, self._uri.key_selector())
 
     # -- Backend --------------------------------------------------------------------------------------
     def public_key(self) -> PublicKey:
@@ -211,66 +203,12 @@ class Pkcs11Backend(Backend):
                 raise self._error(exc, "generating a key") from None
         return replace(self._uri, object=label, id=key_id).text()
 
-    def custody(self) -> dict[str, Any]:
-        def facts(key: Any) -> dict[str, Any]:
-            token = self._tokens.token
-            slot = token.slot
-            lib = self._module.lib
-            info = keys.key_facts(key)
-            warnings = custody_warnings(info, token)
-            return {
-                "backend": self._description,
-                "custody": "PKCS#11 token (the private key never leaves it; it signs on the device)",
-                "address": self._public.address if self._public else None,
-                "public_key": self._public.point.hex() if self._public else None,
-                "public_key_source": self.public_key_source,
-                "module": {
-                    "path": self._module.path,
-                    "manufacturer": lib.manufacturer_id,
-                    "description": lib.library_description,
-                    "cryptoki_version": ".".join(map(str, lib.cryptoki_version)),
-                    "library_version": ".".join(map(str, lib.library_version)),
-                },
-                "slot": {
-                    "id": slot.slot_id,
-                    "description": slot.slot_description,
-                    "hardware_slot": bool(slot.flags & pkcs11.SlotFlag.HW_SLOT),
-                },
-                "token": {
-                    "label": token.label,
-                    "manufacturer": token.manufacturer_id,
-                    "model": token.model,
-                    "serial": token.serial.decode(errors="replace").strip(),
-                    "hardware_version": ".".join(map(str, token.hardware_version)),
-                    "firmware_version": ".".join(map(str, token.firmware_version)),
-                    "flags": sorted(f.name for f in pkcs11.TokenFlag if f.name and token.flags & f),
-                },
-                "key": info,
-                "warnings": warnings,
-            }
+    def custody(self) -> CustodyReport:
+        def read(key: Any) -> CustodyReport:
+            return custody.report(self, self._module, self._tokens.token, key, self._public)
 
-        return self._with_recovery("reading custody facts", facts)  # type: ignore[no-any-return]
+        return self._with_recovery("reading custody facts", read)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Nothing to release per signer: the session is shared by the process's signers on this token."""
         self._key = None
-
-
-def custody_warnings(info: dict[str, Any], token: Any) -> list[str]:
-    """Plain-language findings for a reviewer; empty for a sign-only key generated inside hardware."""
-    out = []
-    attributes, operations = info["attributes"], info["allowed_operations"]
-    if attributes.get("EXTRACTABLE"):
-        out.append("EXTRACTABLE is true: the key can be exported (wrapped) from the token")
-    if not attributes.get("SENSITIVE"):
-        out.append("SENSITIVE is false: the token may reveal the private value")
-    if not attributes.get("NEVER_EXTRACTABLE") or not attributes.get("LOCAL"):
-        out.append("the key was not generated on this token or was extractable once: copies may exist elsewhere")
-    for name in ("DECRYPT", "UNWRAP", "DERIVE", "SIGN_RECOVER"):
-        if operations.get(name):
-            out.append(f"{name} is allowed: the key is not sign-only")
-    if isinstance(info["allowed_mechanisms"], str):
-        out.append("CKA_ALLOWED_MECHANISMS is not set: any signing mechanism may use the key")
-    if "softhsm" in f"{token.manufacturer_id} {token.model}".lower():
-        out.append("SoftHSM is a software token: the key is a file encrypted under the PIN, not hardware")
-    return out

@@ -11,15 +11,14 @@ The module comes from --module or $PKCS11_MODULE, the PIN from --pin-source or $
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from signers.errors import ConfigurationError, SignerError
+from signers.cli_errors import ErrorsGroup
+from signers.errors import ConfigurationError
 from signers.keys import parse_private_key
 from signers.secrets import read_secret
 
@@ -28,20 +27,6 @@ from .module import TokenSession, get_module
 from .uri import Pkcs11URI
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _errors(fn: F) -> F:
-    """SignerErrors become `error: ...` on stderr and exit status 1 (the CLI convention)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SignerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _module_option(fn: F) -> F:
@@ -86,7 +71,7 @@ def _key_uri(module_path: str, token: str, key_id: bytes, label: str, pin_source
     return uri.text()
 
 
-@click.group("pkcs11")
+@click.group("pkcs11", cls=ErrorsGroup)
 def pkcs11_group() -> None:
     """Keys in a PKCS#11 token or HSM: generate, import, list."""
 
@@ -96,7 +81,6 @@ def pkcs11_group() -> None:
 @click.option("--label", required=True, help="the key's label (CKA_LABEL), unique on the token")
 @click.option("--id", "key_id", help="the key's id (CKA_ID) in hex; random 8 bytes by default")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-@_errors
 def keygen(module_path: str, token_label: str, pin_source: str, label: str, key_id: str | None, as_json: bool) -> None:
     """Generate a secp256k1 key on the device: SENSITIVE, not EXTRACTABLE, sign-only. Prints its address."""
     public, made_id = _with_session(
@@ -124,7 +108,6 @@ def _report_key(address: str, label: str, key_id: bytes, token: str, uri: str, o
 @click.option("--id", "key_id", help="the key's id (CKA_ID) in hex; random 8 bytes by default")
 @click.option("--key-source", required=True, help="where the hex private key is: env:NAME or file:PATH")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-@_errors
 def import_(
     module_path: str,
     token_label: str,
@@ -157,7 +140,6 @@ def import_(
 @pkcs11_group.command("list")
 @_token_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-@_errors
 def list_(module_path: str, token_label: str, pin_source: str, as_json: bool) -> None:
     """The token's private keys, with their Ethereum addresses and where they were born."""
     found: list[keys.KeyInfo] = _with_session(module_path, token_label, pin_source, keys.list_keys)
@@ -173,7 +155,6 @@ def list_(module_path: str, token_label: str, pin_source: str, as_json: bool) ->
 @pkcs11_group.command("tokens")
 @_module_option
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-@_errors
 def tokens_(module_path: str, as_json: bool) -> None:
     """The module's initialised tokens (no login needed)."""
     rows = [

@@ -43,7 +43,9 @@ CUSTODY_FLAGS = (
     "WRAP_WITH_TRUSTED",
 )
 OPERATIONS = ("SIGN", "SIGN_RECOVER", "DECRYPT", "UNWRAP", "DERIVE")
-# What a key made by `signers pkcs11 keygen` allows and forbids (the defaults of tokens are permissive).
+# What a key made by `signers pkcs11 keygen` allows and forbids (the defaults of tokens are permissive): not
+# MODIFIABLE, so that no one widens it later (DERIVE, DECRYPT), and not COPYABLE, so that no copy with other
+# attributes can be made.
 SIGN_ONLY = {
     Attribute.SENSITIVE: True,
     Attribute.EXTRACTABLE: False,
@@ -53,6 +55,8 @@ SIGN_ONLY = {
     Attribute.DECRYPT: False,
     Attribute.UNWRAP: False,
     Attribute.DERIVE: False,
+    Attribute.MODIFIABLE: False,
+    Attribute.COPYABLE: False,
 }
 _CHECK_DIGEST = keccak(b"signers-pkcs11: does this private key match its public key?")
 

@@ -56,10 +56,10 @@ from signers.errors import (
     AuthenticationError,
     BackendUnavailableError,
     ConfigurationError,
-    KeyNotFoundError,
 )
 from signers.secrets import read_secret
 
+from .errors import TokenNotFoundError, login_error
 from .pin_check import verify_pin
 from .uri import DEFAULT_LOCK_TIMEOUT, Pkcs11URI
 
@@ -79,10 +79,6 @@ RECOVERABLE: tuple[type[Exception], ...] = (
 
 #: seconds between re-initialisations a missing token may trigger (each one drops every session)
 DEFAULT_REINIT_INTERVAL = 60.0
-
-
-class TokenNotFoundError(KeyNotFoundError):
-    """No token of the module matches the URI."""
 
 
 class ModuleLock:
@@ -135,31 +131,6 @@ def attribute_mapper() -> AttributeMapper:
         lambda data: [struct.unpack_from("L", data, i)[0] for i in range(0, len(data), size)],
     )
     return mapper
-
-
-def login_error(exc: Exception, token: str, pin_source: str | None) -> Exception:
-    """The SignerError for a refused login, naming the PIN's source, never the PIN."""
-    source = pin_source or "no pin-source"
-    if isinstance(exc, (p11x.PinIncorrect, p11x.PinInvalid, p11x.PinLenRange)):
-        return AuthenticationError(
-            f"pkcs11 token {token!r}: the PIN from {source} was refused (wrong PIN)",
-            hint=f"put the token's user PIN in {source}; the PIN itself is never shown",
-        )
-    if isinstance(exc, p11x.PinLocked):
-        return AuthenticationError(
-            f"pkcs11 token {token!r}: the user PIN is locked after too many wrong attempts",
-            hint="have the security officer unblock the user PIN (e.g. softhsm2-util / pkcs11-tool --init-pin)",
-        )
-    if isinstance(exc, p11x.PinExpired):
-        return AuthenticationError(f"pkcs11 token {token!r}: the user PIN has expired", hint="set a new user PIN")
-    if isinstance(exc, p11x.UserPinNotInitialized):
-        return AuthenticationError(
-            f"pkcs11 token {token!r}: the token has no user PIN yet", hint="initialise the user PIN (C_InitPIN)"
-        )
-    return BackendUnavailableError(
-        f"pkcs11 token {token!r}: login failed ({type(exc).__name__})",
-        hint="check the token is present and initialised (softhsm2-util --show-slots / pkcs11-tool -L)",
-    )
 
 
 _PIN_KEY = secrets.token_bytes(32)  # per process: a PIN's keyed hash is useless outside it

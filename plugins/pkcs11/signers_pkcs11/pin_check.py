@@ -30,7 +30,7 @@ def verify_pin(module_path: str, serial: bytes, label: str, pin: str, pin_source
     """Raise the login error for ``pin`` on the token (by serial) if a fresh process cannot log in with it."""
     from pkcs11 import exceptions as p11x
 
-    from .module import login_error
+    from .errors import login_error
 
     try:
         result = subprocess.run(

@@ -11,12 +11,12 @@ thread is inside it; default 30, at most 600). ``pin-value`` is refused: a PIN n
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from signers.errors import ConfigurationError
+from signers.options import seconds
 from signers.uri import NO_SECRET_HINT, SignerURI, percent_decode
 
 PATH_ATTRIBUTES = {"token", "object", "id", "serial", "manufacturer", "model", "slot-id", "type"}
@@ -164,13 +164,7 @@ def _lock_timeout(text: str | None) -> float:
     """Finite and bounded: inf (or nan) would bring back the endless wait behind a hung device call."""
     if text is None:
         return DEFAULT_LOCK_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= MAX_LOCK_TIMEOUT):
-        raise ConfigurationError(
-            "pkcs11: lock-timeout=... is not a usable number of seconds",  # the text is not quoted
-            hint=f"give a finite number above 0 and at most {MAX_LOCK_TIMEOUT:g} (default {DEFAULT_LOCK_TIMEOUT:g})",
-        )
-    return value
+    return seconds(
+        "pkcs11", "lock-timeout", text, maximum=MAX_LOCK_TIMEOUT,
+        hint=f"give a finite number above 0 and at most {MAX_LOCK_TIMEOUT:g} (default {DEFAULT_LOCK_TIMEOUT:g})",
+    )  # fmt: skip
