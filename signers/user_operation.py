@@ -209,16 +209,19 @@ def user_operation_hash(op: UserOperation, entry_point: str, chain_id: int) -> b
         (
             _word(to_bytes(op.sender)),
             op.nonce.to_bytes(32, "big"),
-            keccak(op.init_code),
+            keccak(op.init_code) if op.factory is not None else _EMPTY_KECCAK,
             keccak(op.call_data),
             op.verification_gas_limit.to_bytes(16, "big") + op.call_gas_limit.to_bytes(16, "big"),
             op.pre_verification_gas.to_bytes(32, "big"),
             op.max_priority_fee_per_gas.to_bytes(16, "big") + op.max_fee_per_gas.to_bytes(16, "big"),
-            keccak(op.paymaster_and_data),
+            keccak(op.paymaster_and_data) if op.paymaster is not None else _EMPTY_KECCAK,
         )
     )
     entry = to_bytes(entry_point, "entry_point", 20)
     return keccak(keccak(inner) + _word(entry) + chain_id.to_bytes(32, "big"))
+
+
+_EMPTY_KECCAK = keccak(b"")  # no factory, no paymaster: the usual op
 
 
 def _word(address: bytes) -> bytes:

@@ -7,6 +7,7 @@ the packed ``target ‖ value ‖ data`` execution; two or more are a batch-mode
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -112,7 +113,14 @@ class DecodedExecute:
 
 def decode_execute(call_data: BytesLike) -> DecodedExecute:
     """Parse ``execute(mode, executionCalldata)`` back into calls (single and batch call types)."""
-    data = to_bytes(call_data, "callData")
+    mode, calls = _decode_execute(to_bytes(call_data, "callData"))
+    return DecodedExecute(mode, list(calls))
+
+
+@functools.lru_cache(maxsize=256)
+def _decode_execute(data: bytes) -> tuple[bytes, tuple[Call, ...]]:
+    # remembered: the scope check, the limit check and the pending count each read the op being signed (an
+    # immutable result: the caller gets a list of its own; a malformed op raises every time)
     if data[:4] != EXECUTE_SELECTOR:
         raise AAConfigurationError(f"callData is not execute(bytes32,bytes): selector 0x{data[:4].hex()}")
     try:
@@ -123,14 +131,14 @@ def decode_execute(call_data: BytesLike) -> DecodedExecute:
         if len(execution) < 52:
             raise AAConfigurationError("callData: single execution shorter than target ‖ value")
         call = Call(to=execution[:20], value=int.from_bytes(execution[20:52], "big"), data=execution[52:])
-        return DecodedExecute(mode, [call])
+        return mode, (call,)
     if mode[0] == CALLTYPE_BATCH:
         try:
             (rows,) = decode([_EXECUTIONS], execution)
         except Exception as error:
             raise AAConfigurationError(f"callData: malformed batch executions ({error})") from None
-        return DecodedExecute(mode, [Call(to=t, value=v, data=d) for t, v, d in rows])
-    return DecodedExecute(mode, [])
+        return mode, tuple(Call(to=t, value=v, data=d) for t, v, d in rows)
+    return mode, ()
 
 
 def encode_install_module(type_id: int, module: str, init_data: BytesLike = b"") -> bytes:

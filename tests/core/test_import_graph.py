@@ -14,7 +14,7 @@ CORE = Path(signers.__file__).parent
 
 # lowest first; a module may import its own layer or a lower one, never a higher one
 LAYERS: list[set[str]] = [
-    {"errors", "caller", "der", "secrets", "keccak", "custody", "retry", "options"},
+    {"errors", "caller", "der", "secrets", "keccak", "custody", "retry", "options", "lazy"},
     {"keys", "signature", "uri", "fields", "hexutil"},
     {"hashing", "transactions", "user_operation"},
     {"backend"},
