@@ -11,8 +11,9 @@ when a backend or a command is first used, not with this package.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from signers.lazy import lazy_exports
 
 from .hooks import from_uri, register_backends, register_commands
 
@@ -21,10 +22,4 @@ if TYPE_CHECKING:
     from .uri import KeyRef, KmsSettings
 
 __all__ = ["AwsKmsBackend", "KeyRef", "KmsSettings", "from_uri", "register_backends", "register_commands"]
-_LAZY = {"AwsKmsBackend": ".backend", "KeyRef": ".uri", "KmsSettings": ".uri"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"AwsKmsBackend": ".backend", "KeyRef": ".uri", "KmsSettings": ".uri"})

@@ -12,7 +12,9 @@ connection (clients and the bounded retry), errors (Cloud KMS -> signers errors)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from signers.lazy import lazy_exports
 
 from .hooks import from_uri, register_backends, register_commands
 
@@ -22,12 +24,4 @@ if TYPE_CHECKING:
     from .uri import version_uri
 
 __all__ = ["CallPolicy", "GcpKmsBackend", "from_uri", "register_backends", "register_commands", "version_uri"]
-_LAZY = {"GcpKmsBackend": ".backend", "CallPolicy": ".connection", "version_uri": ".uri"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"GcpKmsBackend": ".backend", "CallPolicy": ".connection", "version_uri": ".uri"})
