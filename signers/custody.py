@@ -22,7 +22,7 @@ COLUMNS = ("backend", "kind", "address", "extractable", "generated_in_hardware",
 
 # the warnings the backends share, worded once so that reports compare
 PROCESS_MEMORY = "the key lives in this process's memory: development and tests only"
-SOFTWARE_TOKEN = "SoftHSM is a software token: the key is a file encrypted under the PIN, not hardware"
+SOFTWARE_HSM = "SoftHSM is a software token: the key is a file encrypted under the PIN, not hardware"
 NOT_SIGN_ONLY = "{what} is allowed: the key is not sign-only"
 
 
@@ -62,9 +62,9 @@ class CustodyReport(dict[str, Any]):
     @classmethod
     def of(cls, facts: Mapping[str, Any], *, address: str | None = None) -> CustodyReport:
         """A report from what a backend that predates reports returns (a plain mapping): the common fields it
-        names are taken, the rest become details."""
+        names are taken, the rest become details. ``address`` (the signer's) fills in a report without one."""
         if isinstance(facts, CustodyReport):
-            return facts if address is None or facts.address == address else cls._with_address(facts, address)
+            return facts if address is None or facts.address is not None else cls._with_address(facts, address)
         names = {item.name for item in fields(cls)} - {"details"}
         common = {name: facts[name] for name in names & set(facts)}
         warning = facts.get("warning")
@@ -77,7 +77,7 @@ class CustodyReport(dict[str, Any]):
             generated_in_hardware=common.pop("generated_in_hardware", None),
             state=str(common.pop("state", "not reported")),
             warnings=tuple(common.pop("warnings", ())) + ((str(warning),) if warning else ()),
-            details={key: value for key, value in facts.items() if key not in names},
+            details={key: value for key, value in facts.items() if key not in names | {"warning"}},
         )
 
     @classmethod

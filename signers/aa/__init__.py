@@ -95,6 +95,7 @@ from .flows import (
 from .limits import OnChainLimits
 from .manager import PermissionRecord, RevokeResult, RotateResult, SessionManager
 from .paymaster import VerifyingPaymaster, decode_validity, verifying_paymaster_hash
+from .policies import ParamCondition
 from .rpc import JsonRpcClient, NodeClient
 from .scope import (
     DEFAULT_SESSION_MAX_COST_WEI,
@@ -113,7 +114,6 @@ from .sessions import (
     CreateSessionDataParams,
     ERC7739Data,
     LimitUsage,
-    ParamCondition,
     PolicyData,
     PreparedPermission,
     Rule,

@@ -51,6 +51,8 @@ from .errors import (
 )
 from .execution import Call
 from .hexutil import to_bytes
+from .policies import Policy, policies_at
+from .policies import mapping_slot as mapping_slot  # where it was first defined; tests and users import it here
 
 if TYPE_CHECKING:
     from .rpc import NodeClient
@@ -66,20 +68,6 @@ DEFAULT_MAX_AGE = 2.0  # seconds a read may serve before the check reads again
 PENDING_TTL = 120.0  # seconds an op signed here counts as pending at most (a bundler drops what it cannot include)
 
 GET_NONCE = function_signature_to_4byte_selector("getNonce(address,uint192)")
-GET_POLICY_DATA = function_signature_to_4byte_selector("getPolicyData(bytes32,address,address,address)")
-TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
-TRANSFER_FROM = function_signature_to_4byte_selector("transferFrom(address,address,uint256)")
-APPROVE = function_signature_to_4byte_selector("approve(address,uint256)")
-INCREASE_ALLOWANCE = function_signature_to_4byte_selector("increaseAllowance(address,uint256)")
-
-USAGE, VALUE, ERC20 = "UsageLimitPolicy", "ValueLimitPolicy", "ERC20SpendingLimitPolicy"
-
-
-def _word(value: int | bytes | str) -> bytes:
-    if isinstance(value, int):
-        return value.to_bytes(32, "big")
-    raw = to_bytes(value)
-    return raw.rjust(32, b"\x00")
 
 
 def user_op_config_id(account: str, permission_id: bytes) -> bytes:
@@ -92,23 +80,20 @@ def action_config_id(account: str, permission_id: bytes, target: str, selector: 
     return keccak(to_bytes(account) + keccak(permission_id + keccak(to_bytes(target) + selector)))
 
 
-def mapping_slot(config_id: bytes, multiplexer: str, account: str, base: int = 0) -> int:
-    """The storage slot of ``mapping[configId][multiplexer][account]`` declared at slot ``base``."""
-    slot = keccak(config_id + _word(base))
-    slot = keccak(_word(multiplexer) + slot)
-    return int.from_bytes(keccak(_word(account) + slot), "big")
-
-
 @dataclass(frozen=True)
 class Demand:
     """What an op would take from one policy config: ``amount`` of it, for ``what`` (named in refusals)."""
 
-    policy_name: str
+    kind: Policy
     policy: str
     config_id: bytes
     token: str | None  # ERC-20 only
     amount: int
     what: str
+
+    @property
+    def policy_name(self) -> str:
+        return self.kind.name
 
 
 @dataclass(frozen=True)
@@ -133,53 +118,26 @@ class Pending:
     signed_at: float
 
 
-def _erc20_amount(call: Call, account: str, where: str, index: int) -> int:
-    """What one call spends or approves of its token under ERC20SpendingLimitPolicy; a call the policy refuses
-    whatever the state (native value, another selector, short data) is refused here too."""
-    if call.value != 0:
-        raise ScopeViolationError(
-            f"{where}: ERC20SpendingLimitPolicy refuses native value on a token call", call_index=index
-        )
-    args = call.data[4:]
-    try:
-        if call.selector in (TRANSFER, APPROVE, INCREASE_ALLOWANCE):
-            _, amount = decode(["address", "uint256"], args)
-        elif call.selector == TRANSFER_FROM:
-            _, to, amount = decode(["address", "address", "uint256"], args)
-            if to.lower() == account.lower():
-                amount = 0  # tokens coming in spend nothing
-        else:
-            raise ScopeViolationError(
-                f"{where}: ERC20SpendingLimitPolicy allows transfer, transferFrom, approve and increaseAllowance only",
-                call_index=index,
-            )
-    except ScopeViolationError:
-        raise
-    except Exception:  # eth_abi's several error types for short data
-        raise ScopeViolationError(f"{where}: the token call's arguments cannot be decoded", call_index=index) from None
-    return int(amount)
-
-
 def demands(scope: GrantedScope, account: str, calls: Sequence[Call]) -> list[Demand]:
     """Everything the op (``calls`` from ``account``) would take from the session's limit policies, summed per
     policy config (and token), in the order SmartSession checks them."""
     from .scope import _describe, match_action
 
-    session, book = scope.session, scope.addresses
+    session, known = scope.session, policies_at(scope.addresses)
     pid = scope.permission_id
     totals: dict[tuple[str, bytes, str | None], Demand] = {}
 
-    def add(name: str, policy: str, config_id: bytes, token: str | None, amount: int, what: str) -> None:
+    def add(kind: Policy, policy: str, config_id: bytes, token: str | None, amount: int, what: str) -> None:
         key = (policy, config_id, token)
-        known = totals.get(key)
-        totals[key] = Demand(name, policy, config_id, token, amount + (known.amount if known else 0), what)
+        before = totals.get(key)
+        totals[key] = Demand(kind, policy, config_id, token, amount + (before.amount if before else 0), what)
 
     op_config = user_op_config_id(account, pid)
     for policy in session.user_op_policies:
-        if policy.policy == book.usage_limit_policy:
-            add(USAGE, policy.policy, op_config, None, 1, "the session's ops")
-        elif policy.policy == book.value_limit_policy:
-            add(VALUE, policy.policy, op_config, None, sum(c.value for c in calls), "the session's value")
+        kind = known.get(policy.policy)
+        amount = kind.op_demand(calls) if kind is not None else None
+        if kind is not None and amount is not None:
+            add(kind, policy.policy, op_config, None, amount, kind.op_what)
     for index, call in enumerate(calls):
         action = match_action(session, call)
         if action is None:
@@ -187,13 +145,11 @@ def demands(scope: GrantedScope, account: str, calls: Sequence[Call]) -> list[De
         config = action_config_id(account, pid, action.action_target, action.action_target_selector)
         what = f"action {action.action_target}:0x{action.action_target_selector.hex()}"
         for policy in action.action_policies:
-            if policy.policy == book.usage_limit_policy:
-                add(USAGE, policy.policy, config, None, 1, what)
-            elif policy.policy == book.value_limit_policy:
-                add(VALUE, policy.policy, config, None, call.value, what)
-            elif policy.policy == book.erc20_spending_limit_policy:
-                amount = _erc20_amount(call, account, _describe(index, call), index)
-                add(ERC20, policy.policy, config, call.to, amount, f"{what}, token {call.to}")
+            kind = known.get(policy.policy)
+            taken = kind.call_demand(call, account, _describe(index, call), index) if kind is not None else None
+            if kind is not None and taken is not None:
+                amount, token = taken
+                add(kind, policy.policy, config, token, amount, what if token is None else f"{what}, token {token}")
     return list(totals.values())
 
 
@@ -267,14 +223,11 @@ class OnChainLimits:
                 self._unreadable(f"session {pid}: the {demand.policy_name} state cannot be read ({error.message})")
                 return
             if state.used + demand.amount > state.limit:
-                unit = (
-                    "uses" if demand.policy_name == USAGE else "wei" if demand.policy_name == VALUE else "token units"
-                )
                 pending = f" ({state.pending} by ops signed here, not yet included)" if state.pending else ""
                 raise SessionLimitError(
                     f"session {pid}: {demand.policy_name} ({demand.policy}) on {demand.what}: limit {state.limit} "
-                    f"{unit}, {state.used} used{pending}, {state.left} left; this op needs {demand.amount}; "
-                    "nothing was signed"
+                    f"{demand.kind.unit}, {state.used} used{pending}, {state.left} left; this op needs "
+                    f"{demand.amount}; nothing was signed"
                 )
 
     def _unreadable(self, why: str) -> None:
@@ -324,25 +277,16 @@ class OnChainLimits:
         return sum(e.amount for e in kept)
 
     def _read(self, multiplexer: str, account: str, demand: Demand) -> LimitState:
-        assert self.node is not None
         self.reads += 1
-        if demand.policy_name == ERC20:
-            assert demand.token is not None
-            data = GET_POLICY_DATA + encode(
-                ["bytes32", "address", "address", "address"], [demand.config_id, multiplexer, demand.token, account]
-            )
-            try:
-                limit, spent, approved = decode(["uint256", "uint256", "uint256"], self.node.call(demand.policy, data))
-            except ContractCallError:
-                return LimitState(0, 0)  # reverted: a token the config does not name, nothing may be spent
-            return LimitState(int(limit), int(spent) + int(approved))
-        slot = mapping_slot(demand.config_id, multiplexer, account)
-        if demand.policy_name == USAGE:
-            word = self._storage(demand.policy, slot)
-            return LimitState(word & ((1 << 128) - 1), word >> 128)  # packed (uint128 limit, uint128 used)
-        return LimitState(self._storage(demand.policy, slot), self._storage(demand.policy, slot + 1))
+        return LimitState(*demand.kind.read_limit(self, demand, multiplexer, account))
 
-    def _storage(self, address: str, slot: int) -> int:
+    def call(self, address: str, data: bytes) -> bytes:
+        """eth_call through the node (a policy's view function)."""
+        assert self.node is not None
+        return self.node.call(address, data)
+
+    def storage(self, address: str, slot: int) -> int:
+        """One storage word of ``address`` through the node."""
         assert self.node is not None
         try:
             result = self.node.request("eth_getStorageAt", [address, hex(slot), "latest"])

@@ -38,6 +38,7 @@ from .errors import AAConfigurationError, AAError, SessionManagerError, UserOper
 from .execution import CALLTYPE_BATCH, CALLTYPE_SINGLE, EXECUTE_SELECTOR, Call, as_call, decode_execute
 from .flows import UserOperationResult, _submit, build_user_operation, send_session_user_operation
 from .hexutil import BytesLike, to_address, to_bytes
+from .policies import time_frame_init_data
 from .scope import SCOPES, ScopeRegistry
 from .sessions import (
     ENABLE_SESSIONS_SELECTOR,
@@ -47,7 +48,6 @@ from .sessions import (
     encode_enable_sessions,
     encode_remove_session,
     encode_validation_data,
-    time_frame_init_data,
 )
 from .user_operation import UserOperation
 

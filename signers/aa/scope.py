@@ -44,7 +44,8 @@ from .errors import AAConfigurationError, ScopeViolationError, SessionCostError
 from .execution import CALLTYPE_BATCH, CALLTYPE_SINGLE, EXECTYPE_DEFAULT, EXECUTE_SELECTOR, Call, decode_execute
 from .hexutil import BytesLike, to_address, to_bytes, uint
 from .limits import DEFAULT_MAX_AGE, FAIL_CLOSED, OnChainLimits, OnUnreadable
-from .sessions import ACTION_CONFIG_ABI, ActionData, ParamCondition, Session, decode_use_signature
+from .policies import CallUnderCheck, policies_at
+from .sessions import ActionData, Session, decode_use_signature
 from .user_operation import UserOperation
 
 if TYPE_CHECKING:
@@ -195,20 +196,10 @@ class ScopeRegistry:
 
 SCOPES = ScopeRegistry()
 
-_POLICY_FIELDS = (
-    "sudo_policy",
-    "time_frame_policy",
-    "uni_action_policy",
-    "value_limit_policy",
-    "usage_limit_policy",
-    "erc20_spending_limit_policy",
-)
-
-
 def _check_policies_known(session: Session, book: AddressBook) -> None:
     """Refuse a Session whose policies are not this book's: the check compares policy addresses, and a
     policy it does not recognise would otherwise be skipped silently (say, a grant from another deployment)."""
-    known = {getattr(book, name) for name in _POLICY_FIELDS}
+    known = set(policies_at(book))
     policies = [*session.user_op_policies, *(p for a in session.actions for p in a.action_policies)]
     unknown = sorted({p.policy for p in policies} - known)
     if unknown:
@@ -283,53 +274,6 @@ def scope_check_disabled() -> Iterator[None]:
 
 
 # -- the checks --------------------------------------------------------------------------------------------
-def _time_frame(init_data: bytes) -> tuple[int, int]:
-    if len(init_data) < 12:
-        raise AAConfigurationError("TimeFramePolicy init data is shorter than 12 bytes")
-    return int.from_bytes(init_data[:6], "big"), int.from_bytes(init_data[6:12], "big")
-
-
-def _check_time(what: str, init_data: bytes, now: int, call_index: int | None) -> None:
-    valid_until, valid_after = _time_frame(init_data)
-    if valid_until == 0 and valid_after == 0:
-        raise ScopeViolationError(
-            f"{what}: TimeFramePolicy with validUntil = validAfter = 0 always reverts", call_index=call_index
-        )
-    if valid_until != 0 and now > valid_until:
-        raise ScopeViolationError(
-            f"{what}: expired at {valid_until} (now {now})", call_index=call_index, hint="grant a new session"
-        )
-    if now < valid_after:
-        raise ScopeViolationError(f"{what}: not valid before {valid_after} (now {now})", call_index=call_index)
-
-
-def _decode(where: str, name: str, types: list[str], policy: Any, index: int) -> Any:
-    """A policy's init data, or a refusal: data the check cannot read is data it cannot vouch for."""
-    from eth_abi import decode
-
-    try:
-        return decode(types, policy.init_data)
-    except Exception:  # eth_abi raises several unrelated types for malformed data
-        raise ScopeViolationError(
-            f"{where}: the {name} init data of the grant cannot be decoded",
-            call_index=index,
-            hint="re-export the Session from the granter (Session.to_dict / from_dict)",
-        ) from None
-
-
-def _rule_holds(condition: int, value: int, ref: int) -> bool:
-    if condition not in ParamCondition.__members__.values():
-        return False  # unknown condition: refuse rather than guess
-    return {
-        ParamCondition.EQUAL: value == ref,
-        ParamCondition.GREATER_THAN: value > ref,
-        ParamCondition.LESS_THAN: value < ref,
-        ParamCondition.GREATER_THAN_OR_EQUAL: value >= ref,
-        ParamCondition.LESS_THAN_OR_EQUAL: value <= ref,
-        ParamCondition.NOT_EQUAL: value != ref,
-    }.get(ParamCondition(condition), True)  # IN_RANGE: left to the chain
-
-
 def match_action(session: Session, call: Call) -> ActionData | None:
     """The granted action SmartSession checks ``call`` against: its target and selector, else the fallback."""
     return next(
@@ -398,9 +342,11 @@ def check_scope(
             "deployed account",
             hint="deploy the account with an owner op first (install_smart_sessions does), then send without factory",
         )
+    known = policies_at(book)
     for policy in session.user_op_policies:
-        if policy.policy == book.time_frame_policy:
-            _check_time(f"session {pid}", policy.init_data, now, None)
+        kind = known.get(policy.policy)
+        if kind is not None:
+            kind.check_op(policy.init_data, f"session {pid}", now)
     if op.paymaster is not None and not session.permit_erc4337_paymaster:
         raise ScopeViolationError(
             f"session {pid} was granted without paymaster permission, but the op uses paymaster {op.paymaster}",
@@ -437,39 +383,11 @@ def check_scope(
                 call_index=index,
                 hint="call a granted target and function, or grant a session that includes it",
             )
+        under_check = CallUnderCheck(call, action, index, where, now, value_spent)
         for policy in action.action_policies:
-            if policy.policy == book.time_frame_policy:
-                _check_time(where, policy.init_data, now, index)
-            elif policy.policy == book.uni_action_policy:
-                ((value_limit, (length, rules)),) = _decode(
-                    where, "UniActionPolicy", [ACTION_CONFIG_ABI], policy, index
-                )
-                if call.value > value_limit:
-                    raise ScopeViolationError(
-                        f"{where}: value exceeds the per-call limit {value_limit}", call_index=index
-                    )
-                args = call.data[4:]
-                for condition, offset, _limited, ref, _usage in rules[:length]:
-                    word = args[offset : offset + 32]
-                    if len(word) < 32:
-                        raise ScopeViolationError(
-                            f"{where}: calldata too short for the rule at offset {offset}", call_index=index
-                        )
-                    if not _rule_holds(condition, int.from_bytes(word, "big"), int.from_bytes(ref, "big")):
-                        raise ScopeViolationError(
-                            f"{where}: argument at offset {offset} breaks rule "
-                            f"{ParamCondition(condition).name} 0x{ref.hex()}",
-                            call_index=index,
-                        )
-            elif policy.policy == book.value_limit_policy:
-                (limit,) = _decode(where, "ValueLimitPolicy", ["uint256"], policy, index)
-                key = (action.action_target, action.action_target_selector)
-                value_spent[key] = value_spent.get(key, 0) + call.value
-                if value_spent[key] > limit:
-                    raise ScopeViolationError(
-                        f"{where}: value total {value_spent[key]} exceeds the session's value limit {limit}",
-                        call_index=index,
-                    )
+            kind = known.get(policy.policy)
+            if kind is not None:  # every policy of a registered Session is known (_check_policies_known)
+                kind.check_call(policy.init_data, under_check)
     # last: what the op is comes before what the bundler made it cost
     _check_cost(op, scope, max_cost_wei)
 

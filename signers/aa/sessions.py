@@ -28,9 +28,9 @@ from .addresses import CANONICAL, AddressBook
 from .errors import AAConfigurationError
 from .execution import Call
 from .hexutil import BytesLike, to_address, to_bytes, to_hex, uint
+from .policies import MAX_RULES, TIME_FRAME, ParamCondition, action_policies, time_frame_init_data
 
 ONE_YEAR = 365 * 24 * 60 * 60
-MAX_RULES = 16
 
 ENABLE_SESSIONS_SELECTOR = function_signature_to_4byte_selector(
     "enableSessions((address,bytes,bytes32,(address,bytes)[],((bytes32,string[])[],(address,bytes)[]),"
@@ -43,7 +43,6 @@ SESSION_ABI = (
     "(address,bytes,bytes32,(address,bytes)[],((bytes32,string[])[],(address,bytes)[]),"
     "(bytes4,address,(address,bytes)[])[],bool)"
 )
-ACTION_CONFIG_ABI = "(uint256,(uint256,(uint8,uint64,bool,bytes32,(uint256,uint256))[16]))"
 
 # OwnableValidator's mock signature (module-sdk getOwnableValidatorMockSignature({threshold: 1})), for gas estimation.
 OWNABLE_MOCK_SIGNATURE = bytes.fromhex(
@@ -56,16 +55,6 @@ class SmartSessionMode(IntEnum):
     USE = 0x00
     ENABLE = 0x01
     UNSAFE_ENABLE = 0x02
-
-
-class ParamCondition(IntEnum):
-    EQUAL = 0
-    GREATER_THAN = 1
-    LESS_THAN = 2
-    GREATER_THAN_OR_EQUAL = 3
-    LESS_THAN_OR_EQUAL = 4
-    NOT_EQUAL = 5
-    IN_RANGE = 6  # the contract has it; the SDK's enum stops at NOT_EQUAL
 
 
 RefValue = int | bool | str | bytes
@@ -347,39 +336,7 @@ class Session:
         )
 
 
-# -- policy init data --------------------------------------------------------------------------------------
-def time_frame_init_data(valid_until: int, valid_after: int) -> bytes:
-    """encodePacked(uint48 validUntil, uint48 validAfter)."""
-    return uint(valid_until, 48, "valid_until").to_bytes(6, "big") + uint(valid_after, 48, "valid_after").to_bytes(
-        6, "big"
-    )
-
-
-def uni_action_init_data(rules: Sequence[Rule], value_limit_per_use: int = 0) -> bytes:
-    """abi.encode(ActionConfig): the real rules then zero rules up to 16 (a static 3136-byte tuple)."""
-    if len(rules) > MAX_RULES:
-        raise AAConfigurationError(f"at most {MAX_RULES} rules, got {len(rules)}")
-    rows = [
-        (int(r.condition), r.offset_index * 32, bool(r.is_limited), r.ref32, (r.usage.limit, r.usage.used))
-        for r in rules
-    ]
-    rows += [(0, 0, False, bytes(32), (0, 0))] * (MAX_RULES - len(rows))
-    return encode([ACTION_CONFIG_ABI], [(uint(value_limit_per_use, 256, "value_limit"), (len(rules), rows))])
-
-
-def value_limit_init_data(limit: int) -> bytes:
-    return encode(["uint256"], [limit])
-
-
-def usage_limit_init_data(limit: int) -> bytes:
-    """encodePacked(uint128 limit)."""
-    return uint(limit, 128, "usage_limit").to_bytes(16, "big")
-
-
-def spending_limits_init_data(limits: Sequence[TokenLimit]) -> bytes:
-    return encode(["address[]", "uint256[]"], [[t.token for t in limits], [t.limit for t in limits]])
-
-
+# -- validator init data ----------------------------------------------------------------------------------
 def encode_validation_data(threshold: int, owners: Sequence[str]) -> bytes:
     """OwnableValidator init data: abi.encode(uint256 threshold, address[] owners) with owners sorted."""
     addresses = sorted((to_address(o) for o in owners), key=lambda a: int(a, 16))
@@ -394,30 +351,6 @@ class PreparedPermission:
     sessions: tuple[Session, ...]
     permission_ids: tuple[bytes, ...]
     call: Call  # {to: SmartSession, value: 0, data: enableSessions(sessions)}
-
-
-def _action_data(info: ActionPolicyInfo, book: AddressBook, default_until: int) -> ActionData:
-    assert info.function_selector is not None
-    policies = [
-        PolicyData(
-            book.time_frame_policy,
-            time_frame_init_data(
-                default_until if info.valid_until is None else info.valid_until,
-                0 if info.valid_after is None else info.valid_after,
-            ),
-        )
-    ]
-    if info.rules:
-        policies.append(PolicyData(book.uni_action_policy, uni_action_init_data(info.rules, info.value_limit or 0)))
-    if info.sudo or not info.rules:
-        policies.append(PolicyData(book.sudo_policy, b""))
-    if info.value_limit:
-        policies.append(PolicyData(book.value_limit_policy, value_limit_init_data(info.value_limit)))
-    if info.usage_limit:
-        policies.append(PolicyData(book.usage_limit_policy, usage_limit_init_data(info.usage_limit)))
-    if info.token_limits:
-        policies.append(PolicyData(book.erc20_spending_limit_policy, spending_limits_init_data(info.token_limits)))
-    return ActionData(to_bytes(info.function_selector), info.contract_address, tuple(policies))
 
 
 def prepare_sessions(
@@ -441,15 +374,18 @@ def prepare_sessions(
     sessions = []
     for info in items:
         actions = [
-            _action_data(resolved, book, default_until) for a in info.action_policies_info for resolved in a.resolved()
-        ]
+            ActionData(to_bytes(resolved.function_selector or b""), resolved.contract_address,
+                       action_policies(resolved, book, default_until))
+            for a in info.action_policies_info
+            for resolved in a.resolved()
+        ]  # fmt: skip
         until = default_until if info.session_valid_until is None else info.session_valid_until
         after = 0 if info.session_valid_after is None else info.session_valid_after
         session = Session(
             session_validator=book.ownable_validator,
             session_validator_init_data=encode_validation_data(1, [info.session_key_data or info.session_public_key]),
             salt=info.salt if isinstance(info.salt, bytes) else os.urandom(32),
-            user_op_policies=(PolicyData(book.time_frame_policy, time_frame_init_data(until, after)),),
+            user_op_policies=(PolicyData(TIME_FRAME.address(book), time_frame_init_data(until, after)),),
             erc7739_policies=ERC7739Data(),
             actions=tuple(actions),
             permit_erc4337_paymaster=with_paymaster,

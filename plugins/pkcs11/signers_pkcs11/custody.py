@@ -69,7 +69,7 @@ def warnings(info: dict[str, Any], token: Any) -> list[str]:
     if isinstance(info["allowed_mechanisms"], str):
         out.append("CKA_ALLOWED_MECHANISMS is not set: any signing mechanism may use the key")
     if is_software(token):
-        out.append(custody.SOFTWARE_TOKEN)
+        out.append(custody.SOFTWARE_HSM)
     return out
 
 
