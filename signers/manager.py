@@ -114,9 +114,9 @@ def load_deferred(names: list[str] | None = None) -> bool:
     manager = get_plugin_manager()
     loaded = False
     with _lock:
-        assert _deferred is not None
-        for name in list(_deferred) if names is None else names:
-            target = _deferred.pop(name, None)
+        deferred = _deferred if _deferred is not None else {}  # set by get_plugin_manager above
+        for name in list(deferred) if names is None else names:
+            target = deferred.pop(name, None)
             if target is None or manager.get_plugin(name) is not None or manager.is_blocked(name):
                 continue
             plugin = _import(target[1]) if isinstance(target, tuple) else _load(target)

@@ -68,6 +68,14 @@ def chain_policy(request: SignRequest) -> None:
         )
 
 
+def _released(signature: Signature | None, address: str) -> Signature:
+    """The verified signature of the retry loop. None cannot happen (the last attempt raises its self-check
+    error), but an invariant of the one path that releases signatures is checked, not asserted (-O drops those)."""
+    if signature is None:
+        raise SignatureVerificationError(f"no verified signature for {address}", expected=address)
+    return signature
+
+
 class Signer:
     """An Ethereum signer over a key in custody. Obtain one with ``signers.load_signer(uri)``."""
 
@@ -154,7 +162,7 @@ class Signer:
         except SignerError as error:
             self._hook.sign_failed(request=request, error=error)
             raise
-        assert signature is not None
+        signature = _released(signature, self.address)
         # record before release: an after_sign hook that raises (the audit trail could not commit) discards it
         self._hook.after_sign(request=request, signature=signature)
         return signature
@@ -173,7 +181,7 @@ class Signer:
         except SignerError as error:
             await asyncio.to_thread(self._hook.sign_failed, request=request, error=error)
             raise
-        assert signature is not None
+        signature = _released(signature, self.address)
         # the audit trail's insert (a disk write, a database round trip) must not block the event loop;
         # to_thread carries the context (the caller's client) into the worker thread
         await asyncio.to_thread(self._hook.after_sign, request=request, signature=signature)

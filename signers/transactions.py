@@ -82,9 +82,10 @@ def prepare_transaction(
     def finish(sig: Signature) -> SignedTransaction:
         if isinstance(unsigned, TypedTransaction):
             v = sig.y_parity
-        else:
-            assert isinstance(unsigned, Transaction)  # legacy with EIP-155 chain id in v
+        elif isinstance(unsigned, Transaction):  # legacy with EIP-155 chain id in v
             v = to_eth_v(sig.y_parity, unsigned.v)
+        else:  # what the preparation above built is one of the two; anything else is refused, not encoded
+            raise FieldError(f"cannot encode a {type(unsigned).__name__} transaction")
         raw = encode_transaction(unsigned, vrs=(v, sig.r, sig.s))
         return SignedTransaction(raw_transaction=HexBytes(raw), hash=HexBytes(keccak(raw)), r=sig.r, s=sig.s, v=v)
 

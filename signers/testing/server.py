@@ -36,7 +36,7 @@ class ServerStartError(RuntimeError):
 
 
 def _auth() -> Any:
-    from signers_server import auth
+    import signers_server.auth as auth
 
     return auth
 
