@@ -32,6 +32,7 @@ signed without the limit check and the chain still enforces it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -70,11 +71,13 @@ PENDING_TTL = 120.0  # seconds an op signed here counts as pending at most (a bu
 GET_NONCE = function_signature_to_4byte_selector("getNonce(address,uint192)")
 
 
+@functools.lru_cache(maxsize=1024)  # keccaks of a grant's fixed ids, asked for on every signed op
 def user_op_config_id(account: str, permission_id: bytes) -> bytes:
     """SmartSession's config id of a userOp policy (IdLib.toConfigId(UserOpPolicyId, account))."""
     return keccak(to_bytes(account) + permission_id)
 
 
+@functools.lru_cache(maxsize=1024)  # keccaks of a grant's fixed ids, asked for on every signed op
 def action_config_id(account: str, permission_id: bytes, target: str, selector: bytes) -> bytes:
     """SmartSession's config id of an action policy (IdLib.toConfigId(PermissionId, ActionId, account))."""
     return keccak(to_bytes(account) + keccak(permission_id + keccak(to_bytes(target) + selector)))

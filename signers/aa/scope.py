@@ -36,8 +36,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
-
 from ..hookspecs import hookimpl
 from .addresses import AddressBook, addresses_for
 from .errors import AAConfigurationError, ScopeViolationError, SessionCostError
@@ -440,7 +438,7 @@ class SessionScopeCheck:
             pid, _ = decode_use_signature(op.signature)
         except AAConfigurationError:
             pid = None
-        validator = to_checksum_address(((op.nonce >> 64) & ((1 << 160) - 1)).to_bytes(20, "big"))
+        validator = to_address(((op.nonce >> 64) & ((1 << 160) - 1)).to_bytes(20, "big"))  # EIP-55, remembered
         if self.registry.is_revoked(pid, signer):
             what = f"permission 0x{pid.hex()}" if pid is not None and self.registry.is_revoked(pid) else f"key {signer}"
             raise ScopeViolationError(
