@@ -11,11 +11,9 @@ be granted first. Once the permission is enabled on chain, the same call sends U
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from .accounts import random_nonce_key
-from .addresses import ZERO_ADDRESS
-from .bundler import BundlerClient, Paymaster
+from .bundler import BundlerClient
 from .enable import (
     ENABLE_GRANTS,
     EnableGrant,
@@ -27,11 +25,8 @@ from .enable import (
     verify_enable,
 )
 from .errors import AAConfigurationError
-from .execution import Call, as_call
-from .flows import UserOperationResult, _check_cost, _submit, build_user_operation, send_session_user_operation
-from .scope import PLUGIN_NAME as SCOPE_PLUGIN_NAME
-from .scope import SCOPES, ScopeRegistry, SessionScopeCheck, scope_check_disabled
-from .user_operation import UserOperation
+from .execution import Call
+from .flows import SendKeywords, SendOptions, UserOperationResult, _send, send_options, send_session_user_operation
 
 if TYPE_CHECKING:
     from ..signer import Signer
@@ -77,14 +72,8 @@ def send_enabling_session_user_operation(
     grant: EnableGrant,
     calls: Sequence[Call | dict[str, Any]],
     *,
-    paymaster: Paymaster | None = None,
-    nonce_key: int | None = 0,
-    parallel: bool = False,
-    scope_check: bool = True,
-    wait: bool = True,
-    timeout: float = 60.0,
-    max_cost_wei: int | None = None,
-    registry: ScopeRegistry = SCOPES,
+    options: SendOptions | None = None,
+    **keywords: Unpack[SendKeywords],
 ) -> UserOperationResult:
     """Execute ``calls`` under ``grant``'s session, signed by the session key only: in ENABLE mode while the
     permission is not enabled on chain (the op enables it, then runs), in USE mode afterwards.
@@ -94,62 +83,30 @@ def send_enabling_session_user_operation(
     in ``send_session_user_operation``. ``scope_check=False`` lets such an op reach the chain, to see it
     refused there.
     """
+    opts = send_options(options, keywords)
     if account.is_permission_enabled(grant.permission_id):
-        return send_session_user_operation(
-            account, session_signer, bundler, grant.session, calls,
-            paymaster=paymaster, nonce_key=nonce_key, parallel=parallel, scope_check=scope_check, wait=wait,
-            timeout=timeout, max_cost_wei=max_cost_wei, registry=registry,
-        )  # fmt: skip
+        return send_session_user_operation(account, session_signer, bundler, grant.session, calls, options=opts)
     if not account.is_deployed():
         raise AAConfigurationError(
             f"account {account.address} is not deployed: an ENABLE-mode op cannot deploy it",
             hint="deploy the account and install Smart Sessions first (install_smart_sessions)",
         )
-    if paymaster is not None and not grant.session.permit_erc4337_paymaster:
+    if opts.paymaster is not None and not grant.session.permit_erc4337_paymaster:
         raise AAConfigurationError(
             f"the session of permission 0x{grant.permission_id.hex()} was signed without paymaster permission",
             hint="have the owner sign the grant with with_paymaster=True, or send without a paymaster",
         )
-    if scope_check:
+    if opts.scope_check:
         check_enable_grant(account, grant)
-    if registry.get(grant.permission_id) is None:  # a registration of its own (its cost bound) stands
-        register_enable_grant(grant, addresses=account.addresses, registry=registry)
+    if opts.registry.get(grant.permission_id) is None:  # a registration of its own (its cost bound) stands
+        register_enable_grant(grant, addresses=account.addresses, registry=opts.registry)
     else:
         ENABLE_GRANTS.register(grant)
-    key = random_nonce_key() if parallel or nonce_key is None else nonce_key
-    validation = enable_validation(account, grant)
     # the audit trail reads a USE op's permission from its signature; an ENABLE op's is compressed: say it
-    context: dict[str, Any] = {"permission_id": "0x" + grant.permission_id.hex(), "account": account.address}
-    if max_cost_wei is not None:
-        context["max_cost_wei"] = max_cost_wei  # the scope check (before_sign) holds the op to it
-    local: SessionScopeCheck | None = None  # the check run here too, when the signer's hook would not see the op
-    if scope_check:
-        if registry is not SCOPES or session_signer.plugin_manager.get_plugin(SCOPE_PLUGIN_NAME) is None:
-            local = SessionScopeCheck(registry)
-        # before anything reaches the bundler, as send_session_user_operation does; before_sign checks again
-        draft = UserOperation(
-            sender=account.address,
-            nonce=account.nonce_key(validation.validator, key) << 64,
-            call_data=account.encode_calls([as_call(c) for c in calls]),
-            paymaster=ZERO_ADDRESS if paymaster is not None else None,
-            signature=validation.stub,
-        )
-        session_signer.preflight_user_operation(
-            draft, account.entry_point, account.chain_id, context=context
-        )  # audited
-        if local is not None:
-            local.check(draft, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
-    op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=key, deploy=False)
-    if scope_check:
-        # now priced by the bundler: the scope check holds it to the session's cost bound and to max_cost_wei
-        if local is not None:
-            local.check(op, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
-        signed = account.sign_user_operation(op, session_signer, validation, context=context)
-    else:
-        _check_cost(op, max_cost_wei)
-        with scope_check_disabled():
-            signed = account.sign_user_operation(op, session_signer, validation, context=context)
-    return _submit(account, bundler, signed, wait, timeout)
+    context = {"permission_id": "0x" + grant.permission_id.hex(), "account": account.address}
+    return _send(
+        account, session_signer, bundler, calls, enable_validation(account, grant), opts, session=True, context=context
+    )
 
 
 __all__ = ["ENABLE_GRANTS", "check_enable_grant", "send_enabling_session_user_operation"]

@@ -14,9 +14,11 @@ first), eth_sendUserOperation, and optionally the receipt.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from .accounts import SmartAccount, Validation, random_nonce_key
 from .addresses import ZERO_ADDRESS
@@ -46,6 +48,44 @@ if TYPE_CHECKING:
 
 # Fee head-room over the node's base fee when the bundler has no fee method (the SDK uses 1.3 too).
 FEE_MULTIPLIER_PERCENT = 130
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How a flow sends its op, one value for every flow. Each flow also takes these as keyword arguments
+    (``send_session_user_operation(..., paymaster=pm, wait=False)``); ``options=`` passes a shared value, and a
+    keyword given too overrides it."""
+
+    paymaster: Paymaster | None = None  # ERC-7677 (or VerifyingPaymaster) sponsorship
+    nonce_key: int | None = 0  # the nonce key under the validator; None: a fresh random one
+    parallel: bool = False  # a fresh random nonce key: several ops in flight at once
+    scope_check: bool = True  # session ops: checked locally first; False lets the chain refuse them instead
+    wait: bool = True  # wait for the receipt
+    timeout: float = 60.0  # seconds to wait for it
+    max_cost_wei: int | None = None  # the most the bundler's gas and fees may let this op cost
+    registry: ScopeRegistry = SCOPES  # where granted sessions are registered and looked up
+
+    def nonce_key_to_use(self) -> int:
+        return random_nonce_key() if self.parallel or self.nonce_key is None else self.nonce_key
+
+
+class SendKeywords(TypedDict, total=False):
+    """``SendOptions`` as keyword arguments (see there)."""
+
+    paymaster: Paymaster | None
+    nonce_key: int | None
+    parallel: bool
+    scope_check: bool
+    wait: bool
+    timeout: float
+    max_cost_wei: int | None
+    registry: ScopeRegistry
+
+
+def send_options(options: SendOptions | None, keywords: Mapping[str, Any]) -> SendOptions:
+    """``options`` (or the defaults) with the keyword arguments a flow was called with."""
+    base = options if options is not None else SendOptions()
+    return dataclasses.replace(base, **keywords) if keywords else base
 
 
 @dataclass(frozen=True)
@@ -110,20 +150,50 @@ def _send(
     bundler: BundlerClient,
     calls: Sequence[Call | dict[str, Any]],
     validation: Validation,
+    options: SendOptions,
     *,
-    paymaster: Paymaster | None,
-    nonce_key: int,
-    deploy: bool,
-    wait: bool,
-    timeout: float,
-    max_cost_wei: int | None = None,
+    deploy: bool = False,
+    session: bool = False,
+    context: Mapping[str, Any] | None = None,
 ) -> UserOperationResult:
+    """The one way every flow sends an op: nonce key, (for a session op) the scope check on a draft before the
+    bundler sees anything, the op priced by the bundler, its cost bound, the signature, eth_sendUserOperation."""
+    key = options.nonce_key_to_use()
+    context = dict(context or {})
+    if session and options.max_cost_wei is not None:
+        context["max_cost_wei"] = options.max_cost_wei  # the scope check (before_sign) holds the op to it
+    checked = session and options.scope_check
+    local: SessionScopeCheck | None = None  # the check run here too, when the signer's hook would not see the op
+    if checked:
+        if options.registry is not SCOPES or signer.plugin_manager.get_plugin(SCOPE_PLUGIN_NAME) is None:
+            local = SessionScopeCheck(options.registry)  # the built-in hook knows the process-wide registry only
+        # Check before anything reaches the bundler (gas estimation would already show the op to it); the
+        # before_sign hook checks the final op again.
+        draft = UserOperation(
+            sender=account.address,
+            nonce=account.nonce_key(validation.validator, key) << 64,
+            call_data=account.encode_calls([as_call(c) for c in calls]),
+            paymaster=ZERO_ADDRESS if options.paymaster is not None else None,
+            signature=validation.stub,
+        )
+        signer.preflight_user_operation(draft, account.entry_point, account.chain_id, context=context)  # audited
+        if local is not None:
+            local.check(draft, account.chain_id, signer=signer.address, max_cost_wei=options.max_cost_wei)
     op = build_user_operation(
-        account, calls, validation, bundler, paymaster=paymaster, nonce_key=nonce_key, deploy=deploy
+        account, calls, validation, bundler, paymaster=options.paymaster, nonce_key=key, deploy=deploy
     )
-    _check_cost(op, max_cost_wei)
-    signed = account.sign_user_operation(op, signer, validation)
-    return _submit(account, bundler, signed, wait, timeout)
+    if checked:
+        # now priced by the bundler: the scope check holds it to the session's cost bound and to max_cost_wei
+        if local is not None:
+            local.check(op, account.chain_id, signer=signer.address, max_cost_wei=options.max_cost_wei)
+        signed = account.sign_user_operation(op, signer, validation, context=context)
+        if local is not None:  # the hook's after_sign does this for the registry it knows
+            options.registry.signed(signed)
+    else:
+        _check_cost(op, options.max_cost_wei)
+        with scope_check_disabled() if session else contextlib.nullcontext():
+            signed = account.sign_user_operation(op, signer, validation, context=context or None)
+    return _submit(account, bundler, signed, options.wait, options.timeout)
 
 
 def _check_cost(op: UserOperation, max_cost_wei: int | None) -> None:
@@ -177,11 +247,8 @@ def install_smart_sessions(
     *,
     sessions: Sequence[Session] = (),
     use_registry: bool = True,
-    paymaster: Paymaster | None = None,
-    nonce_key: int = 0,
-    wait: bool = True,
-    timeout: float = 60.0,
-    max_cost_wei: int | None = None,
+    options: SendOptions | None = None,
+    **keywords: Unpack[SendKeywords],
 ) -> UserOperationResult:
     """Install the SmartSession validator (the SDK's ``installModule(getSmartSessionsValidator({}))``).
 
@@ -195,9 +262,8 @@ def install_smart_sessions(
         data=encode_install_module(ModuleType.VALIDATOR, account.addresses.smart_sessions, init_data),
     )
     return _send(
-        account, owner, bundler, [call], account.owner_validation(),
-        paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout, max_cost_wei=max_cost_wei,
-    )  # fmt: skip
+        account, owner, bundler, [call], account.owner_validation(), send_options(options, keywords), deploy=True
+    )
 
 
 def grant_permission(
@@ -206,28 +272,24 @@ def grant_permission(
     bundler: BundlerClient,
     params: Sequence[CreateSessionDataParams] | CreateSessionDataParams,
     *,
-    paymaster: Paymaster | None = None,
     extra_calls: Sequence[Call | dict[str, Any]] = (),
-    nonce_key: int = 0,
-    wait: bool = True,
-    timeout: float = 60.0,
-    max_cost_wei: int | None = None,
     session_max_cost_wei: int | None = None,
-    registry: ScopeRegistry = SCOPES,
+    options: SendOptions | None = None,
+    **keywords: Unpack[SendKeywords],
 ) -> GrantResult:
     """Enable sessions on ``account`` (the SDK's ``grantPermission``): one owner op calling
     ``SmartSession.enableSessions(sessions)``. ``permitERC4337Paymaster`` is set when ``paymaster`` is given.
     The granted sessions are registered for the local scope check, with ``session_max_cost_wei`` as the most
     each session op may cost (default ``DEFAULT_SESSION_MAX_COST_WEI``); ``max_cost_wei`` bounds this grant op."""
+    opts = send_options(options, keywords)
     prepared = prepare_sessions(
-        params, chain_id=account.chain_id, with_paymaster=paymaster is not None, addresses=account.addresses
+        params, chain_id=account.chain_id, with_paymaster=opts.paymaster is not None, addresses=account.addresses
     )
     result = _send(
-        account, owner, bundler, [prepared.call, *extra_calls], account.owner_validation(),
-        paymaster=paymaster, nonce_key=nonce_key, deploy=True, wait=wait, timeout=timeout, max_cost_wei=max_cost_wei,
-    )  # fmt: skip
+        account, owner, bundler, [prepared.call, *extra_calls], account.owner_validation(), opts, deploy=True
+    )
     for session in prepared.sessions:
-        registry.register(
+        opts.registry.register(
             session, account=account.address, addresses=account.addresses, max_cost_wei=session_max_cost_wei,
             node=account.node,  # its usage, value and ERC-20 limits are read there before each session op
         )  # fmt: skip
@@ -247,14 +309,8 @@ def send_session_user_operation(
     permission: Session | BytesLike,
     calls: Sequence[Call | dict[str, Any]],
     *,
-    paymaster: Paymaster | None = None,
-    nonce_key: int | None = 0,
-    parallel: bool = False,
-    scope_check: bool = True,
-    wait: bool = True,
-    timeout: float = 60.0,
-    max_cost_wei: int | None = None,
-    registry: ScopeRegistry = SCOPES,
+    options: SendOptions | None = None,
+    **keywords: Unpack[SendKeywords],
 ) -> UserOperationResult:
     """Execute ``calls`` from ``account`` under a granted session, signed by the session key only.
 
@@ -267,45 +323,14 @@ def send_session_user_operation(
     it is signed: by the session's bound (registered with it, else ``DEFAULT_SESSION_MAX_COST_WEI``) and by
     ``max_cost_wei`` when given, the tighter of the two (``SessionCostError``).
     """
+    opts = send_options(options, keywords)
     if isinstance(permission, Session):
         pid = permission.permission_id
-        if registry.get(pid) is None:  # a registration of its own (its account, its cost bound) stands
-            registry.register(permission, account=account.address, addresses=account.addresses, node=account.node)
+        if opts.registry.get(pid) is None:  # a registration of its own (its account, its cost bound) stands
+            opts.registry.register(permission, account=account.address, addresses=account.addresses, node=account.node)
     else:
         pid = to_bytes(permission, "permission_id", 32)
-    key = random_nonce_key() if parallel or nonce_key is None else nonce_key
-    validation = account.session_validation(pid)
-    local: SessionScopeCheck | None = None  # the check run here too, when the signer's hook would not see the op
-    bound = {"max_cost_wei": max_cost_wei} if max_cost_wei is not None else {}  # for the before_sign hook
-    if scope_check:
-        hooked = session_signer.plugin_manager.get_plugin(SCOPE_PLUGIN_NAME) is not None
-        if registry is not SCOPES or not hooked:  # the built-in hook knows the process-wide registry only
-            local = SessionScopeCheck(registry)
-        # Check before anything reaches the bundler (gas estimation would already show the op to it); the
-        # before_sign hook checks the final op again.
-        draft = UserOperation(
-            sender=account.address,
-            nonce=account.nonce_key(validation.validator, key) << 64,
-            call_data=account.encode_calls([as_call(c) for c in calls]),
-            paymaster=ZERO_ADDRESS if paymaster is not None else None,
-            signature=validation.stub,
-        )
-        session_signer.preflight_user_operation(draft, account.entry_point, account.chain_id, context=bound)  # audited
-        if local is not None:
-            local.check(draft, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
-    op = build_user_operation(account, calls, validation, bundler, paymaster=paymaster, nonce_key=key, deploy=False)
-    if scope_check:
-        # now priced by the bundler: the scope check holds it to the session's cost bound and to max_cost_wei
-        if local is not None:
-            local.check(op, account.chain_id, signer=session_signer.address, max_cost_wei=max_cost_wei)
-        signed = account.sign_user_operation(op, session_signer, validation, context=bound)
-        if local is not None:  # the hook's after_sign does this for the registry it knows
-            registry.signed(signed)
-    else:
-        _check_cost(op, max_cost_wei)
-        with scope_check_disabled():
-            signed = account.sign_user_operation(op, session_signer, validation)
-    return _submit(account, bundler, signed, wait, timeout)
+    return _send(account, session_signer, bundler, calls, account.session_validation(pid), opts, session=True)
 
 
 def revoke_permission(
@@ -314,19 +339,13 @@ def revoke_permission(
     bundler: BundlerClient,
     permission_id: BytesLike,
     *,
-    paymaster: Paymaster | None = None,
-    nonce_key: int = 0,
-    wait: bool = True,
-    timeout: float = 60.0,
-    max_cost_wei: int | None = None,
-    registry: ScopeRegistry = SCOPES,
+    options: SendOptions | None = None,
+    **keywords: Unpack[SendKeywords],
 ) -> UserOperationResult:
     """``SmartSession.removeSession(permissionId)`` as an owner op (the SDK's ``revokeSession``)."""
     pid = to_bytes(permission_id, "permission_id", 32)
     call = Call(to=account.addresses.smart_sessions, value=0, data=encode_remove_session(pid))
-    result = _send(
-        account, owner, bundler, [call], account.owner_validation(),
-        paymaster=paymaster, nonce_key=nonce_key, deploy=False, wait=wait, timeout=timeout, max_cost_wei=max_cost_wei,
-    )  # fmt: skip
-    registry.unregister(pid)
+    opts = send_options(options, keywords)
+    result = _send(account, owner, bundler, [call], account.owner_validation(), opts)
+    opts.registry.unregister(pid)
     return result
