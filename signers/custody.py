@@ -70,7 +70,7 @@ class CustodyReport(dict[str, Any]):
         warning = facts.get("warning")
         return cls(
             backend=str(common.pop("backend", "")),
-            kind=common.pop("kind", "unknown"),
+            kind=common["kind"] if common.get("kind") in KINDS else "unknown",
             custody=str(common.pop("custody", "not reported")),
             address=common.pop("address", address) or address,
             extractable=common.pop("extractable", None),
