@@ -136,10 +136,7 @@ def _fallback_flags(session: Session) -> tuple[bool, bool]:
 def signed_session(session: Session, account: str, smart_session: str, nonce: int, mode: int) -> dict[str, Any]:
     """The EIP-712 ``SignedSession`` message of ``session`` (what getSessionDigest hashes)."""
     generic, admin = _fallback_flags(session)
-
-    def policies(items: Sequence[Any]) -> list[dict[str, str]]:
-        return [{"policy": p.policy, "initData": to_hex(p.init_data)} for p in items]
-
+    fields = session.to_dict()  # the Session's JSON form: the message names its fields the same way
     return {
         "account": to_address(account, "account"),
         "permissions": {
@@ -147,26 +144,13 @@ def signed_session(session: Session, account: str, smart_session: str, nonce: in
             "permitAdminAccess": admin,
             "ignoreSecurityAttestations": _enable_mode(mode) == SmartSessionMode.UNSAFE_ENABLE,
             "permitERC4337Paymaster": session.permit_erc4337_paymaster,
-            "userOpPolicies": policies(session.user_op_policies),
-            "erc7739Policies": {
-                "allowedERC7739Content": [
-                    {"appDomainSeparator": to_hex(c.app_domain_separator), "contentName": list(c.content_name)}
-                    for c in session.erc7739_policies.allowed_erc7739_content
-                ],
-                "erc1271Policies": policies(session.erc7739_policies.erc1271_policies),
-            },
-            "actions": [
-                {
-                    "actionTargetSelector": to_hex(a.action_target_selector),
-                    "actionTarget": a.action_target,
-                    "actionPolicies": policies(a.action_policies),
-                }
-                for a in session.actions
-            ],
+            "userOpPolicies": fields["userOpPolicies"],
+            "erc7739Policies": fields["erc7739Policies"],
+            "actions": fields["actions"],
         },
-        "sessionValidator": session.session_validator,
-        "sessionValidatorInitData": to_hex(session.session_validator_init_data),
-        "salt": to_hex(session.salt),
+        "sessionValidator": fields["sessionValidator"],
+        "sessionValidatorInitData": fields["sessionValidatorInitData"],
+        "salt": fields["salt"],
         "smartSession": to_address(smart_session, "smart_session"),
         "nonce": uint(nonce, 256, "nonce"),
     }
