@@ -200,7 +200,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> ServerCon
         allowed_hosts=tuple(string_list(server, "server.allowed_hosts")),
         cors_origins=tuple(string_list(server, "server.cors_origins")),
         access_log=path_text(string(server, "server.access_log", "-"), base),
-        audit_db=path_text(server["audit_db"], base) if opt_string(server, "server.audit_db") else None,
+        audit_db=_audit_target(server, base),
         metrics_host=metrics_host,
         metrics_port=metrics_port,
         tls=tls,
@@ -210,6 +210,15 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> ServerCon
         sessions=_sessions(data.get("sessions", []), base),
         addresses=_addresses(table(data, "addresses")),
     )
+
+
+def _audit_target(server: Mapping[str, Any], base: Path) -> str | None:
+    """server.audit_db: an SQLite path (relative to the config file) or a store URL (sqlite:///PATH,
+    postgresql://...), which goes to signers.audit as it is: its password comes from a source there."""
+    if not opt_string(server, "server.audit_db"):
+        return None
+    value: str = server["audit_db"]
+    return value if "://" in value else path_text(value, base)
 
 
 def _tls(table: Mapping[str, Any], path: Path | None) -> TlsConfig | None:
