@@ -38,7 +38,7 @@ from .errors import AAConfigurationError, AAError, SessionManagerError, UserOper
 from .execution import CALLTYPE_BATCH, CALLTYPE_SINGLE, EXECUTE_SELECTOR, Call, as_call, decode_execute
 from .flows import UserOperationResult, _submit, build_user_operation, send_session_user_operation
 from .hexutil import BytesLike, to_address, to_bytes
-from .policies import time_frame_init_data
+from .policies import TIME_FRAME, time_frame_init_data
 from .scope import SCOPES, ScopeRegistry
 from .sessions import (
     ENABLE_SESSIONS_SELECTOR,
@@ -66,7 +66,7 @@ PACKED_OPS_ABI = "(address,uint256,bytes,bytes,bytes32,uint256,bytes32,bytes,byt
 def session_expiry(session: Session, time_frame_policy: str) -> int | None:
     """When the session ends: the earliest non-zero validUntil of its session-level TimeFrame policies (None: never)."""
     ends = [
-        int.from_bytes(p.init_data[:6], "big")
+        TIME_FRAME.frame(p.init_data)[0]
         for p in session.user_op_policies
         if p.policy == time_frame_policy and len(p.init_data) >= 12
     ]
@@ -83,11 +83,9 @@ def renewed_session(session: Session, session_key: str, valid_until: int, time_f
         out = []
         for p in policies:
             if p.policy == time_frame_policy and len(p.init_data) >= 12:
-                ends = int.from_bytes(p.init_data[:6], "big")
+                ends, after = TIME_FRAME.frame(p.init_data)
                 if session_level or (ends and ends < valid_until):
-                    p = PolicyData(
-                        p.policy, time_frame_init_data(valid_until, int.from_bytes(p.init_data[6:12], "big"))
-                    )
+                    p = PolicyData(p.policy, time_frame_init_data(valid_until, after))
             out.append(p)
         return tuple(out)
 
