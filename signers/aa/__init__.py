@@ -9,9 +9,10 @@ See spec/smart-sessions.md for the formats. The names most users need:
     BundlerClient, PaymasterClient                         eth_*UserOperation*, ERC-7677
     VerifyingPaymaster                                     sponsor ops, the paymaster key in custody
     install_smart_sessions, grant_permission,
-    send_session_user_operation, revoke_permission         the flows
+    send_session_user_operation, revoke_permission         the flows (SendOptions: how they send, as one value)
     create_enable_grant, send_enabling_session_user_operation   ENABLE mode: no grant op before the first session op
     enable_scope_check, register_session                   the local before_sign scope check (on-chain limits too)
+    POLICIES, Policy                                       the policies: address, init data, local check, limit
     SessionManager                                         list, revoke (by key, in one op), rotate the permissions
 """
 
@@ -84,6 +85,7 @@ from .execution import (
 )
 from .flows import (
     GrantResult,
+    SendOptions,
     UserOperationResult,
     build_user_operation,
     grant_permission,
@@ -95,7 +97,7 @@ from .flows import (
 from .limits import OnChainLimits
 from .manager import PermissionRecord, RevokeResult, RotateResult, SessionManager
 from .paymaster import VerifyingPaymaster, decode_validity, verifying_paymaster_hash
-from .policies import ParamCondition
+from .policies import POLICIES, ParamCondition, Policy
 from .rpc import JsonRpcClient, NodeClient
 from .scope import (
     DEFAULT_SESSION_MAX_COST_WEI,
@@ -140,6 +142,7 @@ __all__ = [
     "MODE_BATCH",
     "MODE_SINGLE",
     "OWNABLE_MOCK_SIGNATURE",
+    "POLICIES",
     "SCOPES",
     "AAConfigurationError",
     "AAError",
@@ -178,6 +181,7 @@ __all__ = [
     "PaymasterData",
     "PaymasterRejectedError",
     "PermissionRecord",
+    "Policy",
     "PolicyData",
     "PreparedPermission",
     "RevokeResult",
@@ -187,6 +191,7 @@ __all__ = [
     "Rule",
     "ScopeRegistry",
     "ScopeViolationError",
+    "SendOptions",
     "Session",
     "SessionCostError",
     "SessionLimitError",
