@@ -128,10 +128,11 @@ class ScopeRegistry:
         on_unreadable: OnUnreadable = FAIL_CLOSED,
         limits_max_age: float = DEFAULT_MAX_AGE,
     ) -> bytes:
-        """Register (or replace) ``session``; ``max_cost_wei`` bounds what each of its ops may cost (default:
-        ``DEFAULT_SESSION_MAX_COST_WEI``). ``node`` is where its on-chain limits are read (re-read when a read is
-        older than ``limits_max_age`` seconds); ``on_unreadable`` says what to do when they cannot be read (no
-        node, node down): ``"closed"`` refuses the op (default), ``"open"`` signs it with a warning."""
+        """Register (or replace) ``session`` (what it grants; returns its permission id); ``max_cost_wei`` bounds
+        what each of its ops may cost (default: ``DEFAULT_SESSION_MAX_COST_WEI``). ``node`` is where its on-chain
+        limits are read (re-read when a read is older than ``limits_max_age`` seconds); ``on_unreadable`` says what
+        to do when they cannot be read (no node, node down): ``"closed"`` refuses the op (default), ``"open"`` signs
+        it with a warning. ``register_session`` is this method of the process-wide registry."""
         if addresses is not None:
             book = addresses
         else:
@@ -194,6 +195,7 @@ class ScopeRegistry:
 
 SCOPES = ScopeRegistry()
 
+
 def _check_policies_known(session: Session, book: AddressBook) -> None:
     """Refuse a Session whose policies are not this book's: the check compares policy addresses, and a
     policy it does not recognise would otherwise be skipped silently (say, a grant from another deployment)."""
@@ -208,24 +210,9 @@ def _check_policies_known(session: Session, book: AddressBook) -> None:
         )
 
 
-def register_session(
-    session: Session,
-    *,
-    account: str | None = None,
-    addresses: AddressBook | None = None,
-    max_cost_wei: int | None = None,
-    node: NodeClient | None = None,
-    on_unreadable: OnUnreadable = FAIL_CLOSED,
-    limits_max_age: float = DEFAULT_MAX_AGE,
-) -> bytes:
-    """Tell the scope check what ``session`` grants (the session key's process calls this with the Session
-    the granter handed over), what each of its ops may cost at most (``max_cost_wei``, default
-    ``DEFAULT_SESSION_MAX_COST_WEI``), and where its on-chain limits are read (``node``; without one, a Session
-    with usage, value or ERC-20 limits fails closed unless ``on_unreadable="open"``). Returns its permission id."""
-    return SCOPES.register(
-        session, account=account, addresses=addresses, max_cost_wei=max_cost_wei, node=node,
-        on_unreadable=on_unreadable, limits_max_age=limits_max_age,
-    )  # fmt: skip
+# Tell the scope check what a Session grants: the session key's process calls this with the Session the granter
+# handed over (ScopeRegistry.register on the process-wide registry; returns the permission id).
+register_session = SCOPES.register
 
 
 class _Block:
