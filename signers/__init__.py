@@ -1,7 +1,6 @@
 """signers: Ethereum signing with keys that never leave an HSM or a cloud KMS."""
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .backend import Backend
 from .errors import (
@@ -31,6 +30,7 @@ from .errors import (
     WrongCurveError,
 )
 from .keys import PublicKey
+from .lazy import lazy_exports
 from .secrets import Secret, read_secret
 from .signature import Signature
 from .uri import SignerURI
@@ -42,23 +42,17 @@ if TYPE_CHECKING:
 
 # The signer, the plugin manager and pluggy are imported on first use (PEP 562): a script that only parses a
 # signature or a key pays for neither, and `import signers` stays light (no eth-account, no cloud SDK).
-_LAZY = {
-    "SignRequest": "hookspecs",
-    "hookimpl": "hookspecs",
-    "backends": "plugins",
-    "get_plugin_manager": "plugins",
-    "load_signer": "plugins",
-    "Signer": "signer",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "SignRequest": ".hookspecs",
+        "hookimpl": ".hookspecs",
+        "backends": ".plugins",
+        "get_plugin_manager": ".plugins",
+        "load_signer": ".plugins",
+        "Signer": ".signer",
+    },
+)
 
 
 __all__ = [

@@ -10,8 +10,9 @@ happened on chain, never a secret.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .record import AuditEntry, PermissionSummary
@@ -21,25 +22,19 @@ if TYPE_CHECKING:
 
 # imported on first use (PEP 562): the plugin manager imports signers.audit.environment at every start, and
 # that must not cost the trail's modules when no trail is configured
-_EXPORTS = {
-    "AuditEntry": ("record", "AuditEntry"),
-    "PermissionSummary": ("record", "PermissionSummary"),
-    "SCHEMA_VERSION": ("schema", "VERSION"),
-    "DEFAULT_TIMEOUT": ("store", "DEFAULT_TIMEOUT"),
-    "Store": ("store", "Store"),
-    "open_store": ("store", "open_store"),
-    "AuditTrail": ("trail", "AuditTrail"),
-    "from_environment": ("trail", "from_environment"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attribute = _EXPORTS[name]
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AuditEntry": ".record",
+        "PermissionSummary": ".record",
+        "SCHEMA_VERSION": ".schema:VERSION",
+        "DEFAULT_TIMEOUT": ".store",
+        "Store": ".store",
+        "open_store": ".store",
+        "AuditTrail": ".trail",
+        "from_environment": ".trail",
+    },
+)
 
 
 __all__ = [
