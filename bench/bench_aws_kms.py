@@ -3,8 +3,8 @@ Python peers a user would pick instead.
 
     .venv/bin/python bench/bench_aws_kms.py
 
-One run, one LocalStack (started with localstack/start if none serves 127.0.0.1:4566, stopped afterwards),
-one key. Rows:
+One run, one LocalStack (demo.services.start_localstack: reused if one serves 127.0.0.1:$LOCALSTACK_PORT, default
+4566, else started and stopped afterwards), one key. Rows:
 - median latency, interleaved with the bare call so drift hits both: ``Signer.sign_digest`` (KMS Sign +
   DER parse + low-s + recovery id + self-check + hooks) and ``Signer.sign_transaction`` (EIP-1559), as
   ratios to bare ``kms.sign(MessageType=DIGEST)``; target sign_digest <= 1.10;
@@ -17,13 +17,13 @@ one key. Rows:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,23 +33,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import Row, print_table  # noqa: E402
+from signers.testing.localstack import AWS_TEST_ENV, REGION, LocalStack  # noqa: E402
 
 GROUP = "aws-kms"
-PORT = 4566
-ENDPOINT = f"http://127.0.0.1:{PORT}"
-REGION = "us-east-1"
 LATENCY_ROUNDS = 400
 WARMUP = 100
 THROUGHPUT_SIGNATURES = 400
 THROUGHPUT_ROUNDS = 3
 PEER_ROUNDS = 150
 PEER_STATE = ROOT / ".state" / "bench-peers"
-TEST_ENV = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 TX = {
     "to": "0x5a5A5a5a5A5a5a5a5a5A5a5A5A5a5a5A5A5A5A5A",
     "value": 10**15,
@@ -123,18 +115,6 @@ print(json.dumps({"peer": statistics.median(peer_times), "bare": statistics.medi
 """
 
 
-def kms_ready() -> bool:
-    try:
-        with urllib.request.urlopen(f"{ENDPOINT}/_localstack/health", timeout=2) as response:
-            return json.load(response).get("services", {}).get("kms") in ("available", "running")
-    except (OSError, ValueError):
-        return False
-
-
-def _script(name: str) -> None:
-    subprocess.run([str(ROOT / "localstack" / name)], check=True, env={**os.environ, "LOCALSTACK_PORT": str(PORT)})
-
-
 def _interleaved(first: Callable[[], object], second: Callable[[], object], rounds: int) -> tuple[float, float]:
     """Median seconds of each, alternating calls (and which goes first) so drift and caching hit both."""
     a, b = [], []
@@ -202,14 +182,14 @@ def _peer_venv(name: str, spec: dict[str, str]) -> Path | str:
     return venv / "bin" / "python"
 
 
-def _run_peer(name: str, spec: dict[str, str], key: dict[str, str]) -> Row:
+def _run_peer(name: str, spec: dict[str, str], key: dict[str, str], endpoint: str) -> Row:
     label = f"peer {name} {spec['operation']}"
     python = _peer_venv(name, spec)
     if isinstance(python, str):
         return Row(GROUP, label, float("nan"), "ms", note=python)
     args = {
         "region": REGION,
-        "endpoint": ENDPOINT,
+        "endpoint": endpoint,
         "rounds": PEER_ROUNDS,
         "tx": TX,
         **key,
@@ -217,7 +197,7 @@ def _run_peer(name: str, spec: dict[str, str], key: dict[str, str]) -> Row:
         "call": spec["call"],
         "check": spec["check"],
     }
-    env = {**os.environ, **TEST_ENV, "APE_DATA_FOLDER": str(PEER_STATE / name / "ape-data")}
+    env = {**os.environ, **AWS_TEST_ENV, "APE_DATA_FOLDER": str(PEER_STATE / name / "ape-data")}
     result = subprocess.run(
         [str(python), "-P", "-c", PEER_RUNNER, json.dumps(args)],
         capture_output=True,
@@ -239,28 +219,26 @@ def _run_peer(name: str, spec: dict[str, str], key: dict[str, str]) -> Row:
     )
 
 
+def _progress(message: str) -> None:
+    print(f"bench_aws_kms: {message}", file=sys.stderr, flush=True)
+
+
 def run() -> list[Row]:
-    for name, value in TEST_ENV.items():
-        os.environ.setdefault(name, value)
-    import boto3
+    from demo.services import start_localstack
+
+    with contextlib.ExitStack() as services:
+        return _measure(start_localstack(services, _progress))
+
+
+def _measure(kms: LocalStack) -> list[Row]:
     import botocore.config
 
     import signers
-    from signers.keys import PublicKey
 
-    started = not kms_ready()
-    if started:
-        _script("start")
-    try:
-        client = boto3.client(
-            "kms", region_name=REGION, endpoint_url=ENDPOINT, config=botocore.config.Config(max_pool_connections=64)
-        )
-        metadata = client.create_key(KeySpec="ECC_SECG_P256K1", KeyUsage="SIGN_VERIFY", Description="signers bench")[
-            "KeyMetadata"
-        ]
-        key_id = metadata["KeyId"]
-        address = PublicKey.from_spki(client.get_public_key(KeyId=key_id)["PublicKey"]).address
-        signer = signers.load_signer(f"aws-kms://{key_id}?region={REGION}&endpoint-url={ENDPOINT}")
+    client = kms.client(config=botocore.config.Config(max_pool_connections=64))
+    key = kms.create_key(description="signers bench")
+    key_id, address = key.key_id, key.address
+    with signers.load_signer(key.uri) as signer:
         assert signer.address == address
 
         def bare() -> object:
@@ -325,15 +303,11 @@ def run() -> list[Row]:
                     f"bare boto3, {threads} threads",
                 )
             )
-        key = {"key_id": key_id, "arn": metadata["Arn"], "address": address}
-        for name, spec in PEERS.items():
-            print(f"   peer {name} ...", file=sys.stderr, flush=True)
-            rows.append(_run_peer(name, spec, key))
-        signer.close()
-        return rows
-    finally:
-        if started:
-            _script("stop")
+    peer_key = {"key_id": key_id, "arn": key.arn, "address": str(address)}
+    for name, spec in PEERS.items():
+        print(f"   peer {name} ...", file=sys.stderr, flush=True)
+        rows.append(_run_peer(name, spec, peer_key, kms.endpoint))
+    return rows
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def run() -> list[Row]:
 def _measure(token: object, kms: object, deployment: dict[str, object], chain_started: bool) -> list[Row]:
     import signers
     from demo.onchain import INCREMENT, Chain
-    from demo.services import HsmToken, LocalStackKms
+    from demo.services import HsmToken, LocalStack
     from signers.aa import (
         ActionPolicyInfo,
         Call,
@@ -82,11 +82,12 @@ def _measure(token: object, kms: object, deployment: dict[str, object], chain_st
         send_session_user_operation,
     )
 
-    assert isinstance(token, HsmToken) and isinstance(kms, LocalStackKms)
+    assert isinstance(token, HsmToken) and isinstance(kms, LocalStack)
     chain = Chain.from_deployment(deployment, funder_index=1)
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(chain.close)
-        key_id, owner_uri = kms.create_key("signers bench_e2e owner")
+        kms_key = kms.create_key(description="signers bench_e2e owner")
+        key_id, owner_uri = kms_key.key_id, kms_key.uri
         cleanup.callback(kms.client().schedule_key_deletion, KeyId=key_id, PendingWindowInDays=7)
         owner = cleanup.enter_context(signers.load_signer(owner_uri))
         session_key = cleanup.enter_context(signers.load_signer(token.generate_key(prefix="bench-session")))

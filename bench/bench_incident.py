@@ -58,7 +58,6 @@ def run() -> list[Row]:
 def _measure(token: Any, kms: Any, deployment: dict[str, Any]) -> list[Row]:
     import signers
     from demo.onchain import INCREMENT, Chain
-    from demo.services import AWS_LOCAL_ENV
     from signers.aa import (
         SCOPES,
         ActionPolicyInfo,
@@ -69,6 +68,7 @@ def _measure(token: Any, kms: Any, deployment: dict[str, Any]) -> list[Row]:
         install_smart_sessions,
         send_session_user_operation,
     )
+    from signers.testing.localstack import AWS_TEST_ENV
 
     refused_at = [0.0]
     revoke_key = SCOPES.revoke_key
@@ -83,11 +83,12 @@ def _measure(token: Any, kms: Any, deployment: dict[str, Any]) -> list[Row]:
     timings: dict[str, list[float]] = {"local": [], "landed": [], "cli": [], "list": [], "rotate": []}
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(chain.close)
-        key_id, owner_uri = kms.create_key("signers bench_incident owner")
+        kms_key = kms.create_key(description="signers bench_incident owner")
+        key_id, owner_uri = kms_key.key_id, kms_key.uri
         cleanup.callback(kms.client().schedule_key_deletion, KeyId=key_id, PendingWindowInDays=7)
         owner = cleanup.enter_context(signers.load_signer(owner_uri))
         counter = chain.deploy_counter()
-        env = {**os.environ, **AWS_LOCAL_ENV}  # the CLI's process reaches LocalStack and the SoftHSM token too
+        env = {**os.environ, **AWS_TEST_ENV}  # the CLI's process reaches LocalStack and the SoftHSM token too
 
         def prepared(salt: int) -> tuple[Any, Any, list[bytes]]:
             account = chain.new_account(owner.address, salt=salt)

@@ -19,7 +19,7 @@ import signers
 from demo.onchain import INCREMENT, SET_NUMBER, Chain, audit_mismatches
 from demo.report import DemoFailure, Report
 from demo.service_step import viem_through_service
-from demo.services import HsmToken, LocalStackKms
+from demo.services import HsmToken, LocalStack
 from signers.aa import (
     ActionPolicyInfo,
     Call,
@@ -143,7 +143,7 @@ class Demo:
 def run_flow(
     report: Report,
     token: HsmToken,
-    kms: LocalStackKms,
+    kms: LocalStack,
     deployment: dict[str, Any],
     chain_started: bool,
     state: Path,
@@ -165,7 +165,7 @@ def run_flow(
 def _flow(
     demo: Demo,
     token: HsmToken,
-    kms: LocalStackKms,
+    kms: LocalStack,
     deployment: dict[str, Any],
     chain_started: bool,
     cleanup: contextlib.ExitStack,
@@ -200,7 +200,8 @@ def _flow(
 
     # 2 ---------------------------------------------------------------------------------------------------
     r.step("Keys in custody")
-    key_id, owner_uri = kms.create_key("signers demo: account owner")
+    kms_key = kms.create_key(description="signers demo: account owner")
+    key_id, owner_uri = kms_key.key_id, kms_key.uri
     cleanup.callback(_schedule_deletion, kms, key_id)
     owner = signers.load_signer(owner_uri)
     cleanup.callback(owner.close)
@@ -443,10 +444,11 @@ def _flow(
     r.fact("Counter.number()", f"{counter_start} at the start, {counter_end} at the end")
 
 
-def _deploy_sponsor(demo: Demo, kms: LocalStackKms, cleanup: contextlib.ExitStack) -> VerifyingPaymaster:
+def _deploy_sponsor(demo: Demo, kms: LocalStack, cleanup: contextlib.ExitStack) -> VerifyingPaymaster:
     """A VerifyingPaymaster (@account-abstraction/contracts 0.7.0) trusting a new key in AWS KMS, 1 ETH deposited."""
     r, chain = demo.report, demo.chain
-    key_id, uri = kms.create_key("signers demo: paymaster")
+    kms_key = kms.create_key(description="signers demo: paymaster")
+    key_id, uri = kms_key.key_id, kms_key.uri
     cleanup.callback(_schedule_deletion, kms, key_id)
     key = signers.load_signer(uri)
     cleanup.callback(key.close)
@@ -482,7 +484,7 @@ def _show_hsm_custody(r: Report, uri: str, signer: Signer) -> None:
     )
 
 
-def _schedule_deletion(kms: LocalStackKms, key_id: str) -> None:
+def _schedule_deletion(kms: LocalStack, key_id: str) -> None:
     """The demo's KMS key is throwaway: schedule its deletion (matters when the LocalStack is reused)."""
     with contextlib.suppress(Exception):
         kms.client().schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
