@@ -19,10 +19,11 @@ from typing import Any
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
-from signers.aa import CANONICAL, AddressBook, BundlerClient, NexusAccount, NodeClient, UserOperation
+from signers.aa import AddressBook, BundlerClient, NexusAccount, NodeClient, UserOperation
 from signers.audit import AuditEntry
 from signers.hashing import personal_sign_hash
 from signers.signature import Signature
+from signers.testing.chain.deployment import deployed_address_book
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".state" / "chain" / "build" / "contracts.json"
@@ -54,16 +55,7 @@ class Chain:
 
     @classmethod
     def from_deployment(cls, d: Mapping[str, Any], funder_index: int = 0) -> Chain:
-        book = CANONICAL.with_overrides(
-            entry_point=d["entry_point"],
-            smart_sessions=d["smart_sessions"],
-            ownable_validator=d["ownable_validator"],
-            sudo_policy=d["policies"]["sudo"],
-            time_frame_policy=d["policies"]["time_frame"],
-            uni_action_policy=d["policies"]["uni_action"],
-            value_limit_policy=d["policies"]["value_limit"],
-            usage_limit_policy=d["policies"]["usage_limit"],
-        )
+        book = deployed_address_book(d["entry_point"], d["smart_sessions"], d["ownable_validator"], d["policies"])
         free = d["dev_accounts"]["free"]
         return cls(
             node=NodeClient(d["rpc_url"]),

@@ -16,7 +16,6 @@ import pytest
 import signers
 from demo.onchain import INCREMENT, Chain
 from signers.aa import (
-    CANONICAL,
     ActionPolicyInfo,
     BundlerClient,
     CreateSessionDataParams,
@@ -38,16 +37,7 @@ def chain(chain_stack: ChainStack) -> Iterator[Chain]:
         node=NodeClient(chain_stack.rpc_url),
         bundler=BundlerClient(chain_stack.bundler_url),
         chain_id=chain_stack.chain_id,
-        book=CANONICAL.with_overrides(
-            entry_point=chain_stack.entry_point,
-            smart_sessions=chain_stack.smart_sessions,
-            ownable_validator=chain_stack.ownable_validator,
-            sudo_policy=chain_stack.policies["sudo"],
-            time_frame_policy=chain_stack.policies["time_frame"],
-            uni_action_policy=chain_stack.policies["uni_action"],
-            value_limit_policy=chain_stack.policies["value_limit"],
-            usage_limit_policy=chain_stack.policies["usage_limit"],
-        ),
+        book=chain_stack.address_book(),
         k1_validator=chain_stack.k1_validator,
         nexus_bootstrap=chain_stack.nexus_bootstrap,
         nexus_factory=chain_stack.nexus_factory,
