@@ -3,6 +3,9 @@
 Backends with a native async path (Cloud KMS) are awaited with ``Signer.asign_*``; the others run the
 synchronous ``Signer.sign_*`` in one bounded thread pool, so a slow HSM never blocks the event loop and never
 gets more threads than configured. The caller's context (the client's name) follows the call into the pool.
+Nothing signs on the loop, not even an in-memory key: the policies and the audit trail's insert run with every
+signature, and a slow trail (a locked SQLite file, a distant PostgreSQL) or node (a scope check's on-chain
+limit read) must hold only that request.
 """
 
 from __future__ import annotations
@@ -23,12 +26,6 @@ from signers.errors import ConfigurationError
 from .config import KeyConfig
 
 
-def _in_memory(backend: Backend) -> bool:
-    from signers.local import LocalBackend
-
-    return type(backend) is LocalBackend
-
-
 def has_native_async(backend: Backend) -> bool:
     cls = type(backend)
     return cls.asign is not Backend.asign or cls.asign_request is not Backend.asign_request
@@ -40,7 +37,6 @@ class Key:
     signer: Signer
     native_async: bool
     close: Callable[[], None]  # the signer's, or its process pool's
-    inline: bool = False  # signed on the event loop: an in-memory key signs faster than a thread hop costs
 
     @property
     def address(self) -> str:
@@ -88,14 +84,14 @@ class Keyring:
 def _open(config: KeyConfig) -> Key:
     if config.processes is None:
         signer = signers.load_signer(config.uri)
-        return Key(config.name, signer, has_native_async(signer.backend), signer.close, _in_memory(signer.backend))
+        return Key(config.name, signer, has_native_async(signer.backend), signer.close)
     try:
         from signers_pkcs11.pool import SigningPool
     except ImportError:
         raise ConfigurationError("processes= needs the signers-pkcs11 plugin installed") from None
     # PKCS#11 on several cores: the pool's Signer runs policies, self-check and audit here, workers only sign
     pool = SigningPool(config.uri, processes=config.processes)
-    return Key(config.name, pool.signer, False, pool.close, False)
+    return Key(config.name, pool.signer, False, pool.close)
 
 
 class Runner:
@@ -105,10 +101,8 @@ class Runner:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="signers-serve")
 
     async def call(self, key: Key, method: str, *args: Any, **kwargs: Any) -> Any:
-        if key.native_async:
+        if key.native_async:  # Signer._asign runs the policies and the audit hooks in a worker thread
             return await getattr(key.signer, "a" + method)(*args, **kwargs)
-        if key.inline:  # ~30 us of libsecp256k1, no I/O: cheaper than handing it to a thread
-            return getattr(key.signer, method)(*args, **kwargs)
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()  # acting_for(client) must reach the audit hook in the thread
         call = functools.partial(getattr(key.signer, method), *args, **kwargs)

@@ -13,7 +13,7 @@ from signers.secrets import read_secret
 
 from .app import Service, build_app
 from .config import ServerConfig
-from .tls import PeerCertificateProtocol
+from .tls import PeerCertificateProtocol, TlsProtocol
 
 
 def uvicorn_config(service: Service, config: ServerConfig) -> uvicorn.Config:
@@ -21,6 +21,7 @@ def uvicorn_config(service: Service, config: ServerConfig) -> uvicorn.Config:
     if config.tls is not None:
         options["ssl_certfile"] = str(config.tls.cert)
         options["ssl_keyfile"] = str(config.tls.key)
+        options["http"] = TlsProtocol
         if config.tls.key_password_source:
             options["ssl_keyfile_password"] = read_secret(config.tls.key_password_source, "TLS key password").reveal()
         if config.tls.client_ca is not None:
