@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from eth_abi import decode, encode
@@ -405,10 +405,9 @@ def enable_stub_signature(grant: EnableGrant) -> bytes:
 class EnableValidation(Validation):
     """Sign a session op in ENABLE mode: the session key's signature goes into the grant's enable data."""
 
-    grant: EnableGrant | None = None
+    grant: EnableGrant = field(kw_only=True)  # after Validation's defaulted fields: a keyword, and required
 
     def wrap(self, signature: bytes) -> bytes:
-        assert self.grant is not None
         return encode_enable_signature(self.grant, signature)
 
 
@@ -436,33 +435,29 @@ def _recovers_to(owner: str, digest: bytes, signature: bytes) -> bool:
 
 
 def verify_enable(
-    decoded: DecodedEnable | EnableGrant,
-    *,
-    account: str,
-    owner: str,
-    validator: str,
-    smart_session: str,
-    nonce: int,
-    chain_id: int | None,
+    grant: EnableGrant, *, smart_session: str, chain_id: int | None, decoded: DecodedEnable | None = None
 ) -> None:
-    """Refuse (EnableSignatureError) enable data that the module would refuse or that the owner did not sign:
-    the digest for this chain must be the Session's, for this account, module, nonce and mode; the signed hash
-    must recover to ``owner``; the validator prefix must be ``validator``."""
-    pid = "0x" + decoded.session.permission_id.hex()
-    digests, index = decoded.chain_digests, decoded.chain_digest_index
+    """Refuse (EnableSignatureError) enable data (``decoded``, what an op carries; by default the grant's own)
+    that the module would refuse or that the owner did not sign: the digest for this chain must be the Session's,
+    for the grant's account and nonce, this module and the data's mode; the signed hash must recover to the
+    grant's owner; the validator prefix must be the grant's validator."""
+    data: DecodedEnable | EnableGrant = decoded if decoded is not None else grant
+    account, owner, validator, nonce = grant.account, grant.owner, grant.validator, grant.nonce
+    pid = "0x" + data.session.permission_id.hex()
+    digests, index = data.chain_digests, data.chain_digest_index
     if not 0 <= index < len(digests):
         raise EnableSignatureError(f"enable data for permission {pid}: chain digest index {index} is out of range")
     if chain_id is not None and digests[index].chain_id != chain_id:
         raise EnableSignatureError(
             f"enable data for permission {pid} was signed for chain {digests[index].chain_id}, not chain {chain_id}"
         )
-    expected = session_digest(decoded.session, account, smart_session, nonce, decoded.mode)
+    expected = session_digest(data.session, account, smart_session, nonce, data.mode)
     if digests[index].session_digest != expected:
         raise EnableSignatureError(
             f"enable data for permission {pid}: its session digest is not the Session's for account {account}, "
-            f"module {smart_session}, nonce {nonce} and mode {decoded.mode.name} (the module would revert HashMismatch)"
+            f"module {smart_session}, nonce {nonce} and mode {data.mode.name} (the module would revert HashMismatch)"
         )
-    enable_sig = decoded.permission_enable_sig
+    enable_sig = data.permission_enable_sig
     if enable_sig[:20] != to_bytes(validator, "validator", 20):
         raise EnableSignatureError(
             f"enable data for permission {pid} names validator 0x{enable_sig[:20].hex()}, not the owner's {validator}"
@@ -543,15 +538,7 @@ def check_enable_operation(
             f"{scope.addresses.smart_sessions}",
             hint="read the nonce for the SmartSession validator (enable_validation)",
         )
-    verify_enable(
-        decoded,
-        account=op.sender,
-        owner=grant.owner,
-        validator=grant.validator,
-        smart_session=scope.addresses.smart_sessions,
-        nonce=grant.nonce,
-        chain_id=chain_id,
-    )
+    verify_enable(grant, smart_session=scope.addresses.smart_sessions, chain_id=chain_id, decoded=decoded)
     session_key = decoded.session.session_key
     if signer is not None and session_key and signer.lower() != session_key.lower():
         raise ScopeViolationError(

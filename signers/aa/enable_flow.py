@@ -49,15 +49,7 @@ def check_enable_grant(account: SmartAccount, grant: EnableGrant) -> None:
             f"the enable grant for permission {pid} was signed at enable nonce {grant.nonce}; the module is at "
             f"{current} (the grant was used or revoked)"
         )
-    verify_enable(
-        grant,
-        account=account.address,
-        owner=grant.owner,
-        validator=grant.validator,
-        smart_session=account.addresses.smart_sessions,
-        nonce=grant.nonce,
-        chain_id=account.chain_id,
-    )
+    verify_enable(grant, smart_session=account.addresses.smart_sessions, chain_id=account.chain_id)
     if not is_valid_on_chain(account, grant):
         raise EnableSignatureError(
             f"account {account.address} does not accept the owner enable signature for permission {pid} "

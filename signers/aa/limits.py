@@ -259,7 +259,7 @@ class OnChainLimits:
 
     def _still_pending(self, key: tuple[str, str, bytes, str | None], now: float) -> int:
         """The sum of the pending ops of ``key`` whose nonce the EntryPoint has not used yet (others dropped)."""
-        assert self.node is not None
+        node = self._node()
         with self._lock:
             entries = list(self._pending.get(key, ()))
         kept = []
@@ -267,7 +267,7 @@ class OnChainLimits:
             if now - entry.signed_at > PENDING_TTL:
                 continue
             data = GET_NONCE + encode(["address", "uint192"], [entry.sender, entry.nonce >> 64])
-            (current,) = decode(["uint256"], self.node.call(entry.entry_point, data))
+            (current,) = decode(["uint256"], node.call(entry.entry_point, data))
             if int(current) <= entry.nonce:
                 kept.append(entry)
         dropped = {id(e) for e in entries} - {id(e) for e in kept}  # included, or past PENDING_TTL
@@ -279,20 +279,25 @@ class OnChainLimits:
                 self._pending.pop(key, None)
         return sum(e.amount for e in kept)
 
+    def _node(self) -> NodeClient:
+        # check() answers a node-less instance before any read; this guards the reads called on their own
+        if self.node is None:
+            raise LimitsUnavailableError("on-chain limits: no node to read them from; nothing was signed")
+        return self.node
+
     def _read(self, multiplexer: str, account: str, demand: Demand) -> LimitState:
         self.reads += 1
         return LimitState(*demand.kind.read_limit(self, demand, multiplexer, account))
 
     def call(self, address: str, data: bytes) -> bytes:
         """eth_call through the node (a policy's view function)."""
-        assert self.node is not None
-        return self.node.call(address, data)
+        return self._node().call(address, data)
 
     def storage(self, address: str, slot: int) -> int:
         """One storage word of ``address`` through the node."""
-        assert self.node is not None
+        node = self._node()
         try:
-            result = self.node.request("eth_getStorageAt", [address, hex(slot), "latest"])
+            result = node.request("eth_getStorageAt", [address, hex(slot), "latest"])
         except ContractCallError as error:  # a node that refuses the method: as good as unreachable here
             raise RpcUnavailableError(f"eth_getStorageAt: {error.message}") from None
         return int.from_bytes(to_bytes(result, "eth_getStorageAt result"), "big")

@@ -430,20 +430,15 @@ class SessionManager:
             if current_key is None:
                 raise SessionManagerError("give the new key, or the current key to create one like it")
             if dry_run:  # no key is created in a dry run: the op shows the current key's address in its place
-                new_address = current_key.address
-            else:
-                created_uri = current_key.backend.create_like(new_key_label)
-                from ..plugins import load_signer
+                session, grant_op = self._renewal(record.session, current_key.address, until)
+                return RotateResult(pid, session.permission_id, session, "not created (dry run)", grant_op, True)
+            created_uri = current_key.backend.create_like(new_key_label)
+            from ..plugins import load_signer
 
-                new_key = load_signer(created_uri)
-        new_address = new_key.address if new_key is not None else new_address
-        session = renewed_session(record.session, new_address, until, self.account.addresses.time_frame_policy)
-        session = replace(session, chain_id=self.account.chain_id)
-        grant_op = self._owner_op([Call(self.account.addresses.smart_sessions, 0, encode_enable_sessions([session]))])
+            new_key = load_signer(created_uri)
+        session, grant_op = self._renewal(record.session, new_key.address, until)
         if dry_run:
-            shown = "not created (dry run)" if new_key is None else new_address
-            return RotateResult(pid, session.permission_id, session, shown, grant_op, True)
-        assert new_key is not None
+            return RotateResult(pid, session.permission_id, session, new_key.address, grant_op, True)
         grant = self._send_owner_op(grant_op)
         self.registry.register(
             session, account=self.account.address, addresses=self.account.addresses, node=self.account.node,
@@ -467,6 +462,14 @@ class SessionManager:
         return RotateResult(
             pid, session.permission_id, session, created_uri or new_key.address, grant_op, False, grant, test, revoked
         )
+
+    def _renewal(self, session: Session, key_address: str, until: int) -> tuple[Session, UserOperation]:
+        """``session`` renewed for the key at ``key_address`` until ``until`` on this chain, and the owner op that
+        grants it."""
+        session = renewed_session(session, key_address, until, self.account.addresses.time_frame_policy)
+        session = replace(session, chain_id=self.account.chain_id)
+        grant = Call(self.account.addresses.smart_sessions, 0, encode_enable_sessions([session]))
+        return session, self._owner_op([grant])
 
     def rotate_before(
         self,

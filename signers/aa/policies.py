@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, keccak
 
-from .errors import AAConfigurationError, ContractCallError, ScopeViolationError
+from .errors import AAConfigurationError, ContractCallError, LimitsUnavailableError, ScopeViolationError
 from .hexutil import to_bytes, uint
 
 if TYPE_CHECKING:
@@ -323,7 +323,8 @@ class ERC20SpendingLimitPolicy(Policy):
         return int(amount), call.to
 
     def read_limit(self, limits: OnChainLimits, demand: Demand, multiplexer: str, account: str) -> tuple[int, int]:
-        assert demand.token is not None
+        if demand.token is None:  # call_demand names the token of every call it counts
+            raise LimitsUnavailableError(f"{self.name}: a demand on {demand.what} names no token; nothing was signed")
         data = GET_POLICY_DATA + encode(
             ["bytes32", "address", "address", "address"], [demand.config_id, multiplexer, demand.token, account]
         )

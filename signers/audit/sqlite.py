@@ -21,6 +21,37 @@ from .store import Store
 
 _INSERT = f"INSERT INTO audit ({', '.join(schema.COLUMNS)}) VALUES ({', '.join('?' * len(schema.COLUMNS))})"
 
+# what an SQLite error code means for the trail, and what to do: (code names, extended codes included, as their
+# names start with the code's; what happened; hint)
+_CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("SQLITE_BUSY", "SQLITE_LOCKED"),
+        "locked by another connection for more than {timeout:g} s",
+        "another process holds a long transaction on the trail (a reader left open, a backup?); "
+        "end it, or raise the bound (timeout=); nothing was released",
+    ),
+    (
+        ("SQLITE_FULL",),
+        "the disk (or the database's size limit) is full",
+        "free space for the trail or move it (SIGNERS_AUDIT_DB); nothing was released",
+    ),
+    (
+        ("SQLITE_READONLY",),
+        "the file (or its folder, or its -wal/-shm files) is read-only",
+        "give the signing process write access to the trail and its folder; nothing was released",
+    ),
+    (
+        ("SQLITE_NOTADB", "SQLITE_CORRUPT"),
+        "not an SQLite database, or a damaged one",
+        "point SIGNERS_AUDIT_DB at the trail file (or a new path); keep the damaged file for review",
+    ),
+    (
+        ("SQLITE_CANTOPEN",),
+        "the file cannot be opened or created",
+        "check that its folder exists and is writable by the signing process",
+    ),
+)
+
 
 class SQLiteStore(Store):
     placeholder = "?"
@@ -74,34 +105,11 @@ class SQLiteStore(Store):
     def _error(self, exc: sqlite3.Error, doing: str) -> AuditTrailError:
         """A named error for an SQLite failure (its code, never a row's content)."""
         name = getattr(exc, "sqlite_errorname", "") or ""
-        where = f"audit trail {self.path}"
-        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-            return AuditTrailError(
-                f"{where}: {doing}: locked by another connection for more than {self.timeout:g} s",
-                hint="another process holds a long transaction on the trail (a reader left open, a backup?); "
-                "end it, or raise the bound (timeout=); nothing was released",
-            )
-        if name == "SQLITE_FULL":
-            return AuditTrailError(
-                f"{where}: {doing}: the disk (or the database's size limit) is full",
-                hint="free space for the trail or move it (SIGNERS_AUDIT_DB); nothing was released",
-            )
-        if name.startswith("SQLITE_READONLY"):
-            return AuditTrailError(
-                f"{where}: {doing}: the file (or its folder, or its -wal/-shm files) is read-only",
-                hint="give the signing process write access to the trail and its folder; nothing was released",
-            )
-        if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or name.startswith("SQLITE_CORRUPT"):
-            return AuditTrailError(
-                f"{where}: {doing}: not an SQLite database, or a damaged one",
-                hint="point SIGNERS_AUDIT_DB at the trail file (or a new path); keep the damaged file for review",
-            )
-        if name.startswith("SQLITE_CANTOPEN"):
-            return AuditTrailError(
-                f"{where}: {doing}: the file cannot be opened or created",
-                hint="check that its folder exists and is writable by the signing process",
-            )
-        return AuditTrailError(f"{where}: {doing}: {name or type(exc).__name__}")
+        where = f"audit trail {self.path}: {doing}"
+        for names, what, hint in _CAUSES:
+            if name.startswith(names):
+                return AuditTrailError(f"{where}: {what.format(timeout=self.timeout)}", hint=hint)
+        return AuditTrailError(f"{where}: {name or type(exc).__name__}")
 
     def _check_file(self) -> None:
         try:

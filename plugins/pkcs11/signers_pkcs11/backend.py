@@ -27,6 +27,7 @@ from signers.errors import (
     BackendUnavailableError,
     InvalidDigestError,
     KeyChangedError,
+    KeyNotFoundError,
     SignatureVerificationError,
     SignerError,
 )
@@ -147,7 +148,11 @@ class Pkcs11Backend(Backend):
     # -- Backend --------------------------------------------------------------------------------------
     def public_key(self) -> PublicKey:
         def read(_key: Any) -> PublicKey:
-            assert self._public is not None
+            if self._public is None:  # _current_key records it with the handle it returns
+                raise KeyNotFoundError(
+                    f"pkcs11: {self._uri.key_selector()} on {self._where}: no public key was read",
+                    hint="check that the key (and its public point) is on the token: pkcs11-tool --list-objects",
+                )
             return self._public
 
         with self._locked():
