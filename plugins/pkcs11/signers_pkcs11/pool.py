@@ -84,6 +84,15 @@ def _public_key(uri: str) -> tuple[str, Any]:
         return "error", _error_fields(exc)
 
 
+def _read_key(uri: str) -> tuple[str, Any]:
+    """The key read from the token anew (a health check: the worker's cached point says nothing)."""
+    try:
+        backend, _ = _load(uri)
+        return "ok", backend.public_key().point
+    except SignerError as exc:
+        return "error", _error_fields(exc)
+
+
 def _sign_batch(uri: str, digests: list[bytes]) -> tuple[str, Any]:
     """Raw r||s signatures and the key the worker signs with: the parent converts, checks and audits them."""
     try:
@@ -246,6 +255,13 @@ class SigningPool:
 
     def sign_digest(self, digest: bytes) -> Signature:
         return self.signer.sign_digest(digest)
+
+    def check(self) -> PublicKey:
+        """Have a worker read the key from the device (a health check); raise its error if it cannot."""
+        status, value = self._executor.submit(_read_key, self.uri).result()
+        if status == "error":
+            _raise(value)
+        return PublicKey(value)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from signers.aa import NodeClient, register_addresses
+from signers.aa import CANONICAL, NodeClient, addresses_for, register_addresses, unregister_addresses
 from signers.aa.scope import SCOPES
 from signers.audit import AuditTrail
 from signers.errors import SignerError
@@ -69,11 +69,17 @@ def load_generation(number: int, config: ServerConfig) -> Generation:
     failure leaves the process as it was: the keys are closed and the sessions registered here taken back."""
     books, granted = address_books(config), granted_sessions(config)
     keyring = Keyring.load(config.keys)
+    previous = {chain_id: addresses_for(chain_id) for chain_id in books}  # CANONICAL where none was registered
     try:
         for chain_id, book in books.items():
             register_addresses(chain_id, book)
         sessions = _register_sessions(config, granted)
     except BaseException:
+        for chain_id, book in previous.items():  # a failed load leaves the address books as they were
+            if book is CANONICAL:
+                unregister_addresses(chain_id)
+            else:
+                register_addresses(chain_id, book)
         keyring.close()
         raise
     return Generation(number, config, keyring, sessions)

@@ -37,6 +37,7 @@ class Key:
     signer: Signer
     native_async: bool
     close: Callable[[], None]  # the signer's, or its process pool's
+    check: Callable[[], object]  # reaches the device (a health check): the backend's public key read, or a worker's
 
     @property
     def address(self) -> str:
@@ -84,14 +85,14 @@ class Keyring:
 def _open(config: KeyConfig) -> Key:
     if config.processes is None:
         signer = signers.load_signer(config.uri)
-        return Key(config.name, signer, has_native_async(signer.backend), signer.close)
+        return Key(config.name, signer, has_native_async(signer.backend), signer.close, signer.backend.public_key)
     try:
         from signers_pkcs11.pool import SigningPool
     except ImportError:
         raise ConfigurationError("processes= needs the signers-pkcs11 plugin installed") from None
     # PKCS#11 on several cores: the pool's Signer runs policies, self-check and audit here, workers only sign
     pool = SigningPool(config.uri, processes=config.processes)
-    return Key(config.name, pool.signer, False, pool.close)
+    return Key(config.name, pool.signer, False, pool.close, pool.check)  # the pool's Signer holds a cached key
 
 
 class Runner:

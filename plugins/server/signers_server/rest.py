@@ -39,7 +39,7 @@ async def healthcheck(request: Request) -> Response:
         key = generation.keyring.by_name[name]
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT):
-                await service.runner.run_sync(key.signer.backend.public_key)
+                await service.runner.run_sync(key.check)
             return {"id": name, "status": "UP"}
         except Exception as exc:  # the kind only: a backend's message may name infrastructure
             return {"id": name, "status": "DOWN", "reason": type(exc).__name__}
