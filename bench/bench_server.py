@@ -21,9 +21,7 @@ import http.client
 import json
 import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -36,6 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import Row, print_table  # noqa: E402
+from signers.testing.server import RunningServer, ServerFactory  # noqa: E402
 
 GROUP = "server"
 PIN_ENV = "SIGNERS_BENCH_SERVER_PKCS11_PIN"
@@ -50,51 +49,25 @@ POOL_PROCESSES = 2
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
-def _service(
-    directory: Path, keys: dict[str, dict[str, Any]], token: str
-) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``signers serve`` in a process of its own on a free loopback port, with its access log on (as deployed)."""
-    import tomli_w
+def _service(directory: Path, keys: dict[str, dict[str, Any]], token: str) -> Iterator[tuple[RunningServer, int]]:
+    """``signers serve`` in a process of its own on a free loopback port (signers.testing.server), with its access
+    log on (as deployed); (the server, its port)."""
     from signers_server.auth import token_hash
 
-    port = _free_port()
     config = {
-        "server": {"port": port, "chain_id": 1, "access_log": str(directory / "access.jsonl")},
-        "metrics": {"port": _free_port()},
+        "server": {"chain_id": 1},
         "keys": keys,
         "clients": {"bench": {"keys": list(keys), "token_hash": token_hash(token), "rate_per_second": 1e6,
                               "rate_burst": 1_000_000, "hash_messages": True}},
         "limits": {"rate_per_second": 1e6, "rate_burst": 1_000_000},
     }  # fmt: skip
-    path = directory / "signers.toml"
-    path.write_text(tomli_w.dumps(config))
-    with (directory / "stderr.log").open("wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "signers_server", "--config", str(path)], stderr=stderr)
+    factory = ServerFactory(directory)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"signers serve exited: {(directory / 'stderr.log').read_text()[-2000:]}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                connection.request("GET", "/upcheck")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("signers serve did not answer /upcheck within 60 s") from None
-                time.sleep(0.05)  # a readiness poll across processes: there is no event to wait on
-        yield process, port
+        server = factory(config)
+        yield server, int(server.config["server"]["port"])
     finally:
-        process.terminate()
-        process.wait(30)
+        factory.stop_all()
 
 
 class Caller:
@@ -204,7 +177,7 @@ def run() -> list[Row]:
         # in-process signers log in before the service starts: a SoftHSM login from another process rewrites
         # the token's files, and the service's SoftHSM then re-reads them (measured: 2.5 ms instead of 1 ms)
         inside_signers = {uri: signers.load_signer(uri) for uri in {key["uri"] for key in keys.values()}}
-        with _service(state, keys, token) as (process, port):
+        with _service(state, keys, token) as (server, port):
             for name, key in keys.items():
                 signer = inside_signers[key["uri"]]
                 remote = signers.load_signer(f"signers+http://127.0.0.1:{port}/{name}?token-source=env:{TOKEN_ENV}")
@@ -240,7 +213,7 @@ def run() -> list[Row]:
                     )
                 )
                 if "processes" not in key:  # a pool's workers are other processes: their CPU is not the server's
-                    server_cpu, local_cpu = _service_cpu(process.pid, service, local)
+                    server_cpu, local_cpu = _service_cpu(server.process.pid, service, local)
                     rows.append(
                         Row(
                             GROUP,
@@ -254,7 +227,9 @@ def run() -> list[Row]:
                         )
                     )
                 if name == "local":
-                    floor, _ = _service_cpu(process.pid, Caller(port, token, signer.address, "eth_chainId"), local)
+                    floor, _ = _service_cpu(
+                        server.process.pid, Caller(port, token, signer.address, "eth_chainId"), local
+                    )
                     rows.append(
                         Row(
                             GROUP,
