@@ -24,10 +24,10 @@ from signers.aa import (
     Session,
     enable_scope_check,
     grant_permission,
-    install_smart_sessions,
 )
 from signers.audit import AuditTrail
 from signers.signer import Signer
+from tests.e2e.helpers import install
 from tests.fixtures.chain import ChainStack
 
 
@@ -133,8 +133,20 @@ def grant_increment(
 def granted(
     chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str
 ) -> Granted:
-    installed = install_smart_sessions(account, owner, chain.bundler)
-    assert installed.receipt is not None and installed.receipt["success"] is True
+    install(chain, account, owner)
     session_key = session_keys()
     pid, session = grant_increment(chain, account, owner, session_key, counter)
     return Granted(account, session_key, pid, session)
+
+
+@pytest.fixture
+def session_key(session_keys: Callable[[], Signer]) -> Signer:
+    """One session key generated in SoftHSM (tests that need more call ``session_keys``)."""
+    return session_keys()
+
+
+@pytest.fixture
+def installed(chain: Chain, account: NexusAccount, owner: Signer) -> NexusAccount:
+    """``account`` with Smart Sessions installed by the owner's first op (the same object as ``account``)."""
+    install(chain, account, owner)
+    return account

@@ -32,7 +32,6 @@ from signers.aa import (
     UserOperationRejectedError,
     create_enable_grant,
     decode_enable_signature,
-    install_smart_sessions,
     register_enable_grant,
     scope_check_disabled,
     send_enabling_session_user_operation,
@@ -45,6 +44,7 @@ from signers.hashing import personal_sign_hash
 from signers.signature import Signature
 from signers.signer import Signer
 from tests.aa.test_enable_encoding import random_session
+from tests.e2e.helpers import signed, spy_on_device
 
 # InvalidEnableSignature(address,bytes32): the module's refusal of an enable signature the account rejects
 INVALID_ENABLE_SIGNATURE = "3ca8ef0c"
@@ -52,41 +52,26 @@ FAILED_OP_WITH_REVERT = "65c8fd4d"  # EntryPoint v0.7 FailedOpWithRevert(uint256
 HANDLE_OPS = function_signature_to_4byte_selector(f"handleOps({PackedUserOperation.ABI_TYPE}[],address)")
 
 
-def enable_grant(chain: Chain, account: NexusAccount, owner: Signer, session_key: Signer, counter: str) -> EnableGrant:
+@pytest.fixture
+def grant(installed: NexusAccount, owner: Signer, session_key: Signer, counter: str) -> EnableGrant:
     """Smart Sessions installed (the account's only owner op), then the owner's off-chain enable of a session
     that may call counter.increment()."""
-    installed = install_smart_sessions(account, owner, chain.bundler)
-    assert installed.receipt is not None and installed.receipt["success"] is True
     params = CreateSessionDataParams(
         session_public_key=session_key.address, action_policies_info=[ActionPolicyInfo(counter, INCREMENT)]
     )
-    return create_enable_grant(account, owner, params)
-
-
-def spy_on_device(monkeypatch: pytest.MonkeyPatch, signer: Signer) -> list[bytes]:
-    """Counts what the real HSM backend is asked to sign (then signs it)."""
-    calls: list[bytes] = []
-    device_sign = signer.backend.sign
-
-    def counted(digest: bytes) -> bytes:
-        calls.append(digest)
-        return device_sign(digest)
-
-    monkeypatch.setattr(signer.backend, "sign", counted)
-    return calls
+    return create_enable_grant(installed, owner, params)
 
 
 def test_first_session_op_enables_and_uses_the_permission(
     chain: Chain,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     counter: str,
+    grant: EnableGrant,
     audit: AuditTrail,
     localstack: Any,
 ) -> None:
-    session_key = session_keys()
-    grant = enable_grant(chain, account, owner, session_key, counter)
     pid = grant.permission_id
     assert grant.owner == owner.address and grant.validator == chain.k1_validator
     assert account.is_permission_enabled(pid) is False  # nothing granted on chain
@@ -126,7 +111,7 @@ def test_first_session_op_enables_and_uses_the_permission(
 
     # the audit trail: the owner signed the install op and the enable data, nothing else (no grant op); the
     # enable signature is recorded with the permission id it enables
-    owner_entries = audit.entries(address=owner.address, outcome="signed")
+    owner_entries = signed(audit, owner)
     assert [e.kind for e in owner_entries] == ["user_operation", "typed_data"]
     enable = owner_entries[1]
     assert enable.permission_id == "0x" + pid.hex() and enable.account == account.address
@@ -135,7 +120,7 @@ def test_first_session_op_enables_and_uses_the_permission(
     assert enable.context["enables"]["actions"] == [f"{counter}:0x{INCREMENT.hex()}"]
     assert enable.digest == "0x" + grant.signed_hash.hex()
     assert Signature.from_bytes(grant.owner_signature).recover(grant.signed_hash) == owner.address
-    session_entries = audit.entries(address=session_key.address, outcome="signed")
+    session_entries = signed(audit, session_key)
     assert [e.permission_id for e in session_entries] == ["0x" + pid.hex()] * 2
     assert [e.context["user_op_hash"] for e in session_entries] == [
         "0x" + first.user_op_hash.hex(),
@@ -146,14 +131,13 @@ def test_first_session_op_enables_and_uses_the_permission(
 def test_the_enabled_session_bounds_the_first_op(
     chain: Chain,
     account: NexusAccount,
-    owner: Signer,
+    session_key: Signer,
     session_keys: Callable[[], Signer],
     counter: str,
+    grant: EnableGrant,
     audit: AuditTrail,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    session_key = session_keys()
-    grant = enable_grant(chain, account, owner, session_key, counter)
     device_calls = spy_on_device(monkeypatch, session_key)
     with pytest.raises(ScopeViolationError, match="outside session") as refused:
         send_enabling_session_user_operation(
@@ -165,21 +149,19 @@ def test_the_enabled_session_bounds_the_first_op(
         send_enabling_session_user_operation(
             account, session_keys(), chain.bundler, grant, [Call(counter, 0, INCREMENT)]
         )
-    assert device_calls == [] and audit.entries(address=session_key.address, outcome="signed") == []
+    assert device_calls == [] and signed(audit, session_key) == []
     assert account.is_permission_enabled(grant.permission_id) is False and chain.counter_value(counter) == 0
 
 
 def test_tampered_enable_signature_refused_locally_then_on_chain(
     chain: Chain,
     account: NexusAccount,
-    owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     counter: str,
+    grant: EnableGrant,
     audit: AuditTrail,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    session_key = session_keys()
-    grant = enable_grant(chain, account, owner, session_key, counter)
     sig = bytearray(grant.owner_signature)
     sig[5] ^= 0x01  # r changes: the signature recovers to some other address (or to none)
     tampered = replace(grant, owner_signature=bytes(sig))
@@ -207,7 +189,7 @@ def test_tampered_enable_signature_refused_locally_then_on_chain(
     with pytest.raises(EnableSignatureError, match="does not recover"):
         account.sign_user_operation(op, session_key, validation)
     assert device_calls == []  # the HSM was never asked
-    assert audit.entries(address=session_key.address, outcome="signed") == []
+    assert signed(audit, session_key) == []
     refusals = audit.entries(address=session_key.address, outcome="refused")
     assert refusals and all(e.signature is None and "does not recover" in str(e.reason) for e in refusals)
 

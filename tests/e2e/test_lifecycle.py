@@ -28,21 +28,18 @@ from signers.aa import (
     SessionManagerError,
     UserOperationRejectedError,
     grant_permission,
-    install_smart_sessions,
     send_session_user_operation,
 )
 from signers.aa.execution import decode_execute
 from signers.audit import AuditTrail
 from signers.cli import cli
 from signers.signer import Signer
+from tests.e2e.helpers import install, signed
 
 REMOVE_SESSION = selector("removeSession(bytes32)")
 HOUR = 3600
 
-
-def install(chain: Chain, account: NexusAccount, owner: Signer) -> None:
-    installed = install_smart_sessions(account, owner, chain.bundler)
-    assert installed.receipt is not None and installed.receipt["success"] is True
+pytestmark = pytest.mark.usefixtures("installed")  # every test starts from an account with Smart Sessions installed
 
 
 def grant(
@@ -69,7 +66,6 @@ def test_list_reads_the_chain_and_joins_the_audit_trail(
     chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str,
     audit: AuditTrail,
 ) -> None:  # fmt: skip
-    install(chain, account, owner)
     key_a, key_b = session_keys(), session_keys()
     until = int(time.time()) + HOUR
     granted = grant_permission(account, owner, chain.bundler, [
@@ -110,12 +106,11 @@ def test_revoke_by_key_removes_three_permissions_in_one_op_and_refuses_the_key_a
     chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str,
     audit: AuditTrail,
 ) -> None:  # fmt: skip
-    install(chain, account, owner)
     key, other = session_keys(), session_keys()
     pids = grant(chain, account, owner, key, counter, count=3)
     (kept,) = grant(chain, account, owner, other, counter)
     increment(account, key, chain, pids[0], counter)
-    signed_before = len(audit.entries(address=key.address, outcome="signed"))
+    signed_before = len(signed(audit, key))
     manager = manager_for(chain, account, owner, audit)
 
     dry = manager.revoke(session_key=key.address, dry_run=True)
@@ -129,7 +124,7 @@ def test_revoke_by_key_removes_three_permissions_in_one_op_and_refuses_the_key_a
     for pid in pids:
         with pytest.raises(ScopeViolationError, match="was revoked"):
             increment(account, key, chain, pid, counter)
-    assert len(audit.entries(address=key.address, outcome="signed")) == signed_before
+    assert len(signed(audit, key)) == signed_before
     # one op, a batch of three removeSession calls, landed; every permission disabled on chain, the other kept
     assert result.receipt is not None and result.receipt["success"] is True
     calls = decode_execute(result.user_operation.call_data).calls
@@ -147,7 +142,6 @@ def test_rotation_under_load_no_gap_and_no_signature_by_a_revoked_key(
     chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str,
     audit: AuditTrail,
 ) -> None:  # fmt: skip
-    install(chain, account, owner)
     old_key = session_keys()
     (old_pid,) = grant(chain, account, owner, old_key, counter)
     manager = manager_for(chain, account, owner, audit)
@@ -203,7 +197,7 @@ def test_rotation_under_load_no_gap_and_no_signature_by_a_revoked_key(
     assert rotated.new_key.startswith("pkcs11:") and new_key.address != old_key.address
     # nothing signed by the old key after its revocation: every signature of it is an op that landed
     revoked_at = audit.entries(address=old_key.address, outcome="refused")
-    old_signed = audit.entries(address=old_key.address, outcome="signed")
+    old_signed = signed(audit, old_key)
     if revoked_at:
         assert max(e.at for e in old_signed) <= min(e.at for e in revoked_at)
     landed_old = sum(1 for p, _ in landed if p == old_pid)
@@ -224,7 +218,6 @@ def test_rotate_before_rotates_what_expires_within_the_margin(
     chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str,
     audit: AuditTrail,
 ) -> None:  # fmt: skip
-    install(chain, account, owner)
     soon, later = session_keys(), session_keys()
     now = int(time.time())
     granted = grant_permission(account, owner, chain.bundler, [
@@ -254,7 +247,6 @@ def test_bad_input_stops_before_sending_anything(
     chain: Chain, chain_stack: Any, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer],
     counter: str, aws_kms_uri: str, kms_key_factory: Callable[..., Any], localstack: Any,
 ) -> None:  # fmt: skip
-    install(chain, account, owner)
     key, stranger = session_keys(), session_keys()
     (pid,) = grant(chain, account, owner, key, counter)
     other_account = chain.new_account(owner.address, salt=7)
@@ -313,7 +305,6 @@ def test_rotate_through_the_cli_dry_run_then_for_real(
     chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str,
     aws_kms_uri: str, softhsm: Any,
 ) -> None:  # fmt: skip
-    install(chain, account, owner)
     key_uri = softhsm.generate_key()
     with signers.load_signer(key_uri) as key:
         (pid,) = grant(chain, account, owner, key, counter)

@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,10 +33,8 @@ from signers.aa import (
     ScopeRegistry,
     SessionScopeCheck,
     TokenLimit,
-    UserOperation,
     build_user_operation,
     grant_permission,
-    install_smart_sessions,
     random_nonce_key,
     send_session_user_operation,
 )
@@ -45,47 +42,32 @@ from signers.aa.errors import LimitsUnavailableError, SessionLimitError
 from signers.aa.limits import action_config_id
 from signers.audit import AuditTrail
 from signers.signer import Signer
+from tests.e2e.helpers import draft, signed
 
 INCREMENT_PAYABLE = selector("incrementPayable()")
 TRANSFER = selector("transfer(address,uint256)")
 
 
 def grant(chain: Chain, account: NexusAccount, owner: Signer, key: Signer, *infos: ActionPolicyInfo) -> bytes:
-    installed = install_smart_sessions(account, owner, chain.bundler)
-    assert installed.receipt is not None and installed.receipt["success"] is True
+    """One permission for ``key`` with these actions, granted on an account with Smart Sessions installed."""
     granted = grant_permission(account, owner, chain.bundler, CreateSessionDataParams(key.address, infos))
     assert granted.receipt is not None and granted.receipt["success"] is True
     (pid,) = granted.permission_ids
     return pid
 
 
-def draft(account: NexusAccount, pid: bytes, calls: list[Call]) -> UserOperation:
-    """The session op the flows would price and sign next (no gas yet: the limit check does not need it)."""
-    validation = account.session_validation(pid)
-    return UserOperation(
-        sender=account.address,
-        nonce=account.get_nonce(validation.validator),
-        call_data=account.encode_calls(calls),
-        signature=validation.stub,
-    )
-
-
-def signed_by(audit: AuditTrail, key: Signer) -> int:
-    return len(audit.entries(address=key.address, outcome="signed"))
-
-
+@pytest.mark.usefixtures("installed")
 def test_usage_limit_three_the_fourth_op_is_refused_before_signing(
     chain: Chain,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     counter: str,
     audit: AuditTrail,
 ) -> None:
-    key = session_keys()
-    pid = grant(chain, account, owner, key, ActionPolicyInfo(counter, INCREMENT, usage_limit=3))
+    pid = grant(chain, account, owner, session_key, ActionPolicyInfo(counter, INCREMENT, usage_limit=3))
     for n in range(1, 4):
-        result = send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+        result = send_session_user_operation(account, session_key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
         assert result.receipt is not None and result.receipt["success"] is True
         assert chain.counter_value(counter) == n
     # what the check reads is what the chain holds: 3 of 3 used (the local stand-in's own getter, `usages`)
@@ -96,76 +78,77 @@ def test_usage_limit_three_the_fourth_op_is_refused_before_signing(
     assert decode(["uint128", "uint128"], chain.node.call(chain.book.usage_limit_policy, getter)) == (3, 3)
 
     with pytest.raises(SessionLimitError) as refused:
-        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+        send_session_user_operation(account, session_key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
     message = str(refused.value)
     assert "UsageLimitPolicy" in message and chain.book.usage_limit_policy in message
     assert "limit 3 uses, 3 used, 0 left" in message and "nothing was signed" in message
     assert chain.counter_value(counter) == 3
-    assert signed_by(audit, key) == 3  # the key signed the three ops, not the fourth
-    refusals = audit.entries(address=key.address, outcome="refused")
+    assert len(signed(audit, session_key)) == 3  # the key signed the three ops, not the fourth
+    refusals = audit.entries(address=session_key.address, outcome="refused")
     assert refusals and "SessionLimitError" in (refusals[-1].reason or "")
 
 
+@pytest.mark.usefixtures("installed")
 def test_value_limit_the_op_past_it_is_refused_before_signing(
     chain: Chain,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     counter: str,
     audit: AuditTrail,
 ) -> None:
-    key = session_keys()
-    pid = grant(chain, account, owner, key, ActionPolicyInfo(counter, INCREMENT_PAYABLE, value_limit=100))
+    pid = grant(chain, account, owner, session_key, ActionPolicyInfo(counter, INCREMENT_PAYABLE, value_limit=100))
     for value in (60, 40):
         result = send_session_user_operation(
-            account, key, chain.bundler, pid, [Call(counter, value, INCREMENT_PAYABLE)]
+            account, session_key, chain.bundler, pid, [Call(counter, value, INCREMENT_PAYABLE)]
         )
         assert result.receipt is not None and result.receipt["success"] is True
     assert chain.node.get_balance(counter) == 100
 
     # 1 wei is within the grant's own bound (the local check alone would let it through) but past what is left
     with pytest.raises(SessionLimitError) as refused:
-        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 1, INCREMENT_PAYABLE)])
+        send_session_user_operation(account, session_key, chain.bundler, pid, [Call(counter, 1, INCREMENT_PAYABLE)])
     message = str(refused.value)
     assert "ValueLimitPolicy" in message and "limit 100 wei, 100 used, 0 left; this op needs 1" in message
     assert chain.node.get_balance(counter) == 100
-    assert signed_by(audit, key) == 2
+    assert len(signed(audit, session_key)) == 2
 
 
+@pytest.mark.usefixtures("installed")
 def test_erc20_spending_limit_the_transfer_past_it_is_refused_before_signing(
     chain: Chain,
     chain_stack: Any,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     audit: AuditTrail,
 ) -> None:
     token = chain_stack.test_token
     recipient = to_checksum_address(os.urandom(20))
     chain.transact({"to": token, "data": "0x" + (selector("mint(address,uint256)") + encode(
         ["address", "uint256"], [account.address, 500])).hex()})  # fmt: skip
-    key = session_keys()
-    pid = grant(chain, account, owner, key, ActionPolicyInfo(token, TRANSFER, token_limits=[TokenLimit(token, 100)]))
+    limit = ActionPolicyInfo(token, TRANSFER, token_limits=[TokenLimit(token, 100)])
+    pid = grant(chain, account, owner, session_key, limit)
 
     def transfer(amount: int) -> Call:
         return Call(token, 0, TRANSFER + encode(["address", "uint256"], [recipient, amount]))
 
     for amount in (60, 30):
-        result = send_session_user_operation(account, key, chain.bundler, pid, [transfer(amount)])
+        result = send_session_user_operation(account, session_key, chain.bundler, pid, [transfer(amount)])
         assert result.receipt is not None and result.receipt["success"] is True
     with pytest.raises(SessionLimitError) as refused:
-        send_session_user_operation(account, key, chain.bundler, pid, [transfer(11)])
+        send_session_user_operation(account, session_key, chain.bundler, pid, [transfer(11)])
     message = str(refused.value)
     assert "ERC20SpendingLimitPolicy" in message and f"token {token}" in message
     assert "limit 100 token units, 90 used, 10 left; this op needs 11" in message
     # what is left still goes through
-    result = send_session_user_operation(account, key, chain.bundler, pid, [transfer(10)])
+    result = send_session_user_operation(account, session_key, chain.bundler, pid, [transfer(10)])
     assert result.receipt is not None and result.receipt["success"] is True
     (balance,) = decode(
         ["uint256"], chain.node.call(token, selector("balanceOf(address)") + encode(["address"], [recipient]))
     )
     assert balance == 100
-    assert signed_by(audit, key) == 3
+    assert len(signed(audit, session_key)) == 3
 
 
 # What another process runs: the same session key (SoftHSM), the Session handed over as JSON, two ops.
@@ -186,6 +169,7 @@ with signers.load_signer(args["key"]) as key, BundlerClient(args["bundler"]) as 
 """
 
 
+@pytest.mark.usefixtures("installed")
 def test_another_process_ops_are_seen_once_the_cache_is_older_than_its_bound(
     chain: Chain,
     account: NexusAccount,
@@ -228,34 +212,34 @@ def test_another_process_ops_are_seen_once_the_cache_is_older_than_its_bound(
     assert scope.limits.reads == 2
 
 
+@pytest.mark.usefixtures("installed")
 def test_ops_signed_and_not_yet_included_count_as_used(
     chain: Chain,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     counter: str,
     audit: AuditTrail,
 ) -> None:
     """Several ops in flight at once: each op signed here counts until the EntryPoint's nonce passes it."""
-    key = session_keys()
-    pid = grant(chain, account, owner, key, ActionPolicyInfo(counter, INCREMENT, usage_limit=2))
+    pid = grant(chain, account, owner, session_key, ActionPolicyInfo(counter, INCREMENT, usage_limit=2))
     validation = account.session_validation(pid)
-    signed = []
+    in_flight = []
     for _ in range(2):  # signed, not sent: the chain has not seen them
         op = build_user_operation(account, [Call(counter, 0, INCREMENT)], validation, chain.bundler,
                                   nonce_key=random_nonce_key(), deploy=False)  # fmt: skip
-        signed.append(account.sign_user_operation(op, key, validation))
+        in_flight.append(account.sign_user_operation(op, session_key, validation))
     with pytest.raises(SessionLimitError, match=r"limit 2 uses, 2 used \(2 by ops signed here, not yet included\)"):
-        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
-    for op in signed:  # now they land: the chain counts them, and they stop being pending
+        send_session_user_operation(account, session_key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+    for op in in_flight:  # now they land: the chain counts them, and they stop being pending
         receipt = chain.bundler.wait_for_receipt(chain.bundler.send_user_operation(op, account.entry_point))
         assert receipt["success"] is True
     scope_of(pid).limits.invalidate(account.address)  # (ops sent by hand: the flows' own ops do this)
     with pytest.raises(SessionLimitError) as refused:
-        send_session_user_operation(account, key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
+        send_session_user_operation(account, session_key, chain.bundler, pid, [Call(counter, 0, INCREMENT)])
     assert "limit 2 uses, 2 used, 0 left" in str(refused.value)  # read again: on chain now, no longer pending
     assert chain.counter_value(counter) == 2
-    assert signed_by(audit, key) == 2
+    assert len(signed(audit, session_key)) == 2
 
 
 def scope_of(pid: bytes) -> Any:
@@ -274,16 +258,16 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.usefixtures("installed")
 def test_node_down_or_missing_fails_closed_by_default_and_open_when_configured(
     chain: Chain,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     counter: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    key = session_keys()
-    pid = grant(chain, account, owner, key, ActionPolicyInfo(counter, INCREMENT, usage_limit=5))
+    pid = grant(chain, account, owner, session_key, ActionPolicyInfo(counter, INCREMENT, usage_limit=5))
     session = chain_session(pid)
     op = draft(account, pid, [Call(counter, 0, INCREMENT)])
     down = NodeClient(f"http://127.0.0.1:{closed_port()}", timeout=2.0)
@@ -291,19 +275,19 @@ def test_node_down_or_missing_fails_closed_by_default_and_open_when_configured(
         closed = ScopeRegistry()
         closed.register(session, account=account.address, addresses=chain.book, node=down)
         with pytest.raises(LimitsUnavailableError) as unreadable:
-            SessionScopeCheck(closed).check(op, chain.chain_id, signer=key.address)
+            SessionScopeCheck(closed).check(op, chain.chain_id, signer=session_key.address)
         assert "UsageLimitPolicy state cannot be read" in str(unreadable.value)
         assert "failing closed (on_unreadable='closed')" in str(unreadable.value)
 
         missing = ScopeRegistry()
         missing.register(session, account=account.address, addresses=chain.book)
         with pytest.raises(LimitsUnavailableError, match="registered without a node to read them: failing closed"):
-            SessionScopeCheck(missing).check(op, chain.chain_id, signer=key.address)
+            SessionScopeCheck(missing).check(op, chain.chain_id, signer=session_key.address)
 
         opened = ScopeRegistry()
         opened.register(session, account=account.address, addresses=chain.book, node=down, on_unreadable="open")
         with caplog.at_level(logging.WARNING, logger="signers.aa.limits"):
-            SessionScopeCheck(opened).check(op, chain.chain_id, signer=key.address)  # signs, with a warning
+            SessionScopeCheck(opened).check(op, chain.chain_id, signer=session_key.address)  # signs, with a warning
         assert "failing open (on_unreadable='open')" in caplog.text
     finally:
         down.close()

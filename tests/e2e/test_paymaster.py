@@ -125,12 +125,11 @@ def test_install_grant_and_session_ops_all_sponsored(
     assert audit_mismatches(audit.entries(), chain.bundler) == []  # each approval is on its landed op
 
 
+@pytest.mark.usefixtures("installed")
 def test_session_granted_without_paymaster_cannot_use_one(
-    chain: Chain, account: NexusAccount, owner: Signer, session_keys: Callable[[], Signer], counter: str,
+    chain: Chain, account: NexusAccount, owner: Signer, session_key: Signer, counter: str,
     paymaster: VerifyingPaymaster, audit: AuditTrail,
 ) -> None:  # fmt: skip
-    session_key = session_keys()
-    install_smart_sessions(account, owner, chain.bundler)
     params = CreateSessionDataParams(session_key.address, [ActionPolicyInfo(counter, INCREMENT)])
     granted = grant_permission(account, owner, chain.bundler, params)
     with pytest.raises(ScopeViolationError, match="without paymaster permission"):

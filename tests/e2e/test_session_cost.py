@@ -8,7 +8,7 @@ the real bundler's fees lands. A session key whose permission was revoked on cha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,7 +25,6 @@ from signers.aa import (
     SessionCostError,
     UserOperation,
     grant_permission,
-    install_smart_sessions,
     revoke_permission,
     send_session_user_operation,
 )
@@ -34,6 +33,7 @@ from signers.audit import AuditTrail
 from signers.signer import Signer
 from tests.aa.rpc_server import Reply, Server, serve
 from tests.e2e.conftest import Granted
+from tests.e2e.helpers import spy_on_device
 
 GREEDY_FEE = hex(2**127)
 
@@ -70,18 +70,6 @@ def greedy(chain: Chain) -> Iterator[tuple[Server, BundlerClient]]:
             bundler.close()
 
 
-def _device_spy(signer: Signer, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    calls: list[bytes] = []
-    device_sign = signer.backend.sign
-
-    def counted(digest: bytes) -> bytes:  # a spy on the real HSM backend: counts, then signs
-        calls.append(digest)
-        return device_sign(digest)
-
-    monkeypatch.setattr(signer.backend, "sign", counted)
-    return calls
-
-
 def test_fees_of_2_127_are_refused_under_the_default_bound(
     chain: Chain,
     granted: Granted,
@@ -91,7 +79,7 @@ def test_fees_of_2_127_are_refused_under_the_default_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     g, (server, bundler) = granted, greedy
-    device = _device_spy(g.session_key, monkeypatch)
+    device = spy_on_device(monkeypatch, g.session_key)
     with pytest.raises(SessionCostError, match=f"over the default bound {DEFAULT_SESSION_MAX_COST_WEI} wei"):
         send_session_user_operation(g.account, g.session_key, bundler, g.permission_id, [Call(counter, 0, INCREMENT)])
     assert device == []  # the HSM was never asked
@@ -109,18 +97,17 @@ def test_fees_of_2_127_are_refused_under_the_default_bound(
     print(f"session op on the local chain: max cost {result.user_operation.max_cost_wei} wei")
 
 
+@pytest.mark.usefixtures("installed")
 def test_a_bound_granted_with_the_session_is_the_one_that_holds(
     chain: Chain,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     counter: str,
     greedy: tuple[Server, BundlerClient],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, bundler = greedy
-    session_key = session_keys()
-    install_smart_sessions(account, owner, chain.bundler)
     bound = DEFAULT_SESSION_MAX_COST_WEI * 10  # above the default: the grant says so
     params = CreateSessionDataParams(session_public_key=session_key.address,
                                      action_policies_info=[ActionPolicyInfo(counter, INCREMENT)])  # fmt: skip
@@ -128,7 +115,7 @@ def test_a_bound_granted_with_the_session_is_the_one_that_holds(
     (pid,) = grant.permission_ids
     scope = SCOPES.get(pid)
     assert scope is not None and scope.max_cost_wei == bound
-    device = _device_spy(session_key, monkeypatch)
+    device = spy_on_device(monkeypatch, session_key)
     with pytest.raises(SessionCostError, match=f"over the bound {bound} wei registered with session 0x{pid.hex()}"):
         send_session_user_operation(account, session_key, bundler, pid, [Call(counter, 0, INCREMENT)])
     # a per-call bound tightens it: the real bundler's op, refused under a bound of 1 wei
@@ -148,7 +135,7 @@ def test_a_revoked_session_key_still_signs_only_checked_session_ops(
     revoked = revoke_permission(g.account, owner, chain.bundler, g.permission_id)
     assert revoked.receipt is not None and revoked.receipt["success"] is True
     assert g.account.is_permission_enabled(g.permission_id) is False
-    device = _device_spy(g.session_key, monkeypatch)
+    device = spy_on_device(monkeypatch, g.session_key)
     # an op for the owner validator, signed by the (former) session key: nothing says "session op"
     owner_validation = g.account.owner_validation()
     op = UserOperation(

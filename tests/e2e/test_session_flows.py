@@ -29,11 +29,12 @@ from signers.aa import (
     send_session_user_operation,
     split_nonce,
 )
-from signers.audit import AuditEntry, AuditTrail
+from signers.audit import AuditTrail
 from signers.hashing import personal_sign_hash
 from signers.signature import Signature
 from signers.signer import Signer
 from tests.e2e.conftest import Granted, grant_increment
+from tests.e2e.helpers import signed, spy_on_device
 
 PARALLEL_OPS = 4
 
@@ -53,20 +54,15 @@ def increment(chain: Chain, g: Granted, counter: str, **options: Any) -> dict[st
     return receipt
 
 
-def signed(audit: AuditTrail, signer: Signer) -> list[AuditEntry]:
-    return audit.entries(address=signer.address, outcome="signed")
-
-
 def test_counterfactual_account_then_session_ops_without_the_owner(
     chain: Chain,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     counter: str,
     audit: AuditTrail,
     localstack: Any,
 ) -> None:
-    session_key = session_keys()
     owner_custody, session_custody = owner.backend.custody(), session_key.backend.custody()
     assert owner_custody["custody"] == "AWS KMS" and owner_custody["address"] == owner.address
     assert session_custody["custody"].startswith("PKCS#11") and session_custody["address"] == session_key.address
@@ -106,14 +102,7 @@ def test_out_of_scope_call_refused_locally_then_by_the_chain(
 ) -> None:
     g = granted
     out_of_scope = [Call(counter, 0, SET_NUMBER + (7).to_bytes(32, "big"))]
-    device_calls: list[bytes] = []
-    device_sign = g.session_key.backend.sign
-
-    def counted_sign(digest: bytes) -> bytes:  # a spy on the real HSM backend: counts, then signs
-        device_calls.append(digest)
-        return device_sign(digest)
-
-    monkeypatch.setattr(g.session_key.backend, "sign", counted_sign)
+    device_calls = spy_on_device(monkeypatch, g.session_key)
 
     # 1. the flow's own check refuses before gas estimation: nothing signed, nothing sent
     with pytest.raises(ScopeViolationError, match="outside session") as refused:
@@ -157,16 +146,15 @@ def test_out_of_scope_call_refused_locally_then_by_the_chain(
     assert audit_mismatches(audit.entries(), chain.bundler) == []
 
 
+@pytest.mark.usefixtures("installed")
 def test_expired_session_refused_locally_and_by_the_entry_point(
     chain: Chain,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     counter: str,
     audit: AuditTrail,
 ) -> None:
-    assert install_smart_sessions(account, owner, chain.bundler).receipt is not None
-    session_key = session_keys()
     chain_now = int(chain.node.request("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     expired_at = min(chain_now, int(time.time())) - 3600
     pid, session = grant_increment(chain, account, owner, session_key, counter, session_valid_until=expired_at)

@@ -9,7 +9,6 @@ validation.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import pytest
 from eth_abi import decode, encode
@@ -24,16 +23,15 @@ from signers.aa import (
     CreateSessionDataParams,
     NexusAccount,
     TokenLimit,
-    UserOperation,
     UserOperationRejectedError,
     grant_permission,
-    install_smart_sessions,
     send_session_user_operation,
 )
 from signers.aa.errors import SessionLimitError
 from signers.aa.scope import check_scope
 from signers.audit import AuditTrail
 from signers.signer import Signer
+from tests.e2e.helpers import draft, signed
 from tests.fixtures.chain import ChainStack
 
 TRANSFER = selector("transfer(address,uint256)")
@@ -68,12 +66,13 @@ def policy_data(chain: Chain, policy: str, account: str, permission_id: bytes, t
     return int(limit), int(spent), int(approved)
 
 
+@pytest.mark.usefixtures("installed")
 def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
     chain: Chain,
     chain_stack: ChainStack,
     account: NexusAccount,
     owner: Signer,
-    session_keys: Callable[[], Signer],
+    session_key: Signer,
     audit: AuditTrail,
 ) -> None:
     token = chain_stack.test_token
@@ -81,12 +80,9 @@ def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
     assert policy == chain_stack.policies["erc20_spending_limit"]  # the canonical address, deployed by the stack
     recipient = to_checksum_address(os.urandom(20))
 
-    installed = install_smart_sessions(account, owner, chain.bundler)
-    assert installed.receipt is not None and installed.receipt["success"] is True
     chain.transact({"to": token, "data": "0x" + mint(account.address, 500).hex()})  # the shared TestToken
     assert balance_of(chain, token, account.address) == 500
 
-    session_key = session_keys()
     params = CreateSessionDataParams(
         session_public_key=session_key.address,
         action_policies_info=[ActionPolicyInfo(token, TRANSFER, token_limits=[TokenLimit(token, LIMIT)])],
@@ -116,14 +112,8 @@ def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
     # one more unit: the grant alone (check_scope) does not know what was spent and lets the op through ...
     scope = SCOPES.get(pid)
     assert scope is not None
-    validation = account.session_validation(pid)
-    draft = UserOperation(
-        sender=account.address,
-        nonce=account.get_nonce(validation.validator),
-        call_data=account.encode_calls([Call(token, 0, transfer(recipient, 1))]),
-        signature=validation.stub,
-    )
-    check_scope(draft, scope, chain_id=chain.chain_id)  # does not raise
+    one_more = draft(account, pid, [Call(token, 0, transfer(recipient, 1))])
+    check_scope(one_more, scope, chain_id=chain.chain_id)  # does not raise
     # ... the limits read through the node refuse it before signing (tests/e2e/test_limits_onchain.py) ...
     with pytest.raises(SessionLimitError, match="limit 100 token units, 100 used, 0 left"):
         send(1)
@@ -138,5 +128,5 @@ def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
     assert (balance_of(chain, token, account.address), balance_of(chain, token, recipient)) == (400, 100)
     assert policy_data(chain, policy, account.address, pid, token) == (LIMIT, LIMIT, 0)
 
-    assert len(audit.entries(address=session_key.address, outcome="signed")) == 2
+    assert len(signed(audit, session_key)) == 2
     assert audit_mismatches(audit.entries(), chain.bundler) == []
