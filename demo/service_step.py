@@ -10,72 +10,61 @@ signature. The service writes to the demo's audit trail, so the last step matche
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
-import socket
+import shutil
 import subprocess
-import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from demo.onchain import INCREMENT, SET_NUMBER
+from demo.onchain import INCREMENT, SET_NUMBER, Chain
 from demo.report import DemoFailure
 from signers.aa import NexusAccount, Session, split_nonce
+
+if TYPE_CHECKING:
+    from signers.testing.server import RunningServer
 
 ROOT = Path(__file__).resolve().parent.parent
 JS = ROOT / "tests" / "server" / "js"  # the pinned viem, installed by tests/server/js/install (make services)
 CLIENT = "ts-app"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _start_service(cleanup: contextlib.ExitStack, state: Path, config: dict[str, Any]) -> RunningServer:
+    """``signers serve`` through signers.testing.server (free ports, a fresh token per client, /upcheck)."""
+    from signers.testing.server import ServerFactory, ServerStartError
+
+    factory = ServerFactory(state)
+    cleanup.callback(factory.stop_all)
+    try:
+        return factory(config)
+    except ServerStartError as exc:
+        raise DemoFailure(str(exc)) from None
 
 
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DemoFailure(f"signers serve exited ({process.returncode}): {log.read_text()[-1500:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/upcheck")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)  # polling a readiness endpoint: there is no event to wait on across processes
-    raise DemoFailure(f"signers serve did not answer /upcheck within 60 s: {log.read_text()[-1500:]}")
-
-
-def _start_service(
-    cleanup: contextlib.ExitStack, state: Path, config: dict[str, Any]
-) -> tuple[int, subprocess.Popen[bytes]]:
-    import tomli_w
-
-    port = _free_port()
-    config["server"]["port"] = port
-    config["metrics"] = {"port": _free_port()}
-    path = state / "signers.toml"
-    path.write_text(tomli_w.dumps(config))
-    log = state / "serve.stderr.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "signers_server", "--config", str(path)], stderr=stderr)
-
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    cleanup.callback(stop)
-    _wait_ready(process, port, log)
-    return port, process
+def session_op_job(
+    service: RunningServer,
+    client: str,
+    session_address: str,
+    chain: Chain,
+    account: str,
+    permission_id: bytes,
+    counter: str,
+) -> dict[str, Any]:
+    """The input of tests/server/js/session_op.mjs: from ``account``, under ``permission_id``, an in-scope
+    ``increment()`` of ``counter`` then an out-of-scope ``setNumber(42)``, both to be signed by ``service`` as
+    ``client`` with the session key at ``session_address``."""
+    return {
+        "service": {"url": service.url, "token": service.token(client), "address": session_address},
+        "rpcUrl": chain.node.url,
+        "bundlerUrl": chain.bundler.rpc.url,
+        "chainId": chain.chain_id,
+        "account": account,
+        "permissionId": "0x" + permission_id.hex(),
+        "smartSessions": chain.book.smart_sessions,
+        "target": counter,
+        "inScopeData": "0x" + INCREMENT.hex(),
+        "outOfScopeData": "0x" + (SET_NUMBER + (42).to_bytes(32, "big")).hex(),
+    }
 
 
 def _node(script: str, job: dict[str, Any]) -> dict[str, Any]:
@@ -100,13 +89,10 @@ def viem_through_service(
     audit_path: Path,
     cleanup: contextlib.ExitStack,
 ) -> None:
-    from signers_server.auth import new_token, token_hash
-
     r, chain = demo.report, demo.chain
     state = audit_path.parent / "serve"
-    state.mkdir(exist_ok=True)
-    for stale in state.glob("*"):
-        stale.unlink()
+    shutil.rmtree(state, ignore_errors=True)  # a previous run's config, logs and server folders
+    state.mkdir()
     if not (JS / "node_modules" / "viem").is_dir():
         raise DemoFailure("viem is not installed in tests/server/js: run `make services` (or tests/server/js/install)")
     demo.progress("compiling the TypeScript example account (tsc) ...")
@@ -117,23 +103,18 @@ def viem_through_service(
     if compiled.returncode != 0:
         raise DemoFailure(f"tsc failed on plugins/server/examples/viem-session-account.ts: {compiled.stdout[-2000:]}")
 
-    token = new_token()  # the app's credential: in its environment only; the config holds its hash
     config: dict[str, Any] = {
-        "server": {
-            "chain_id": chain.chain_id,
-            "upstream": deployment["rpc_url"],
-            "access_log": str(state / "access.jsonl"),
-            "audit_db": str(audit_path),
-        },
+        "server": {"chain_id": chain.chain_id, "upstream": deployment["rpc_url"], "audit_db": str(audit_path)},
         "keys": {"session-key-2": {"uri": session_uri}},
-        "clients": {CLIENT: {"keys": ["session-key-2"], "token_hash": token_hash(token)}},
+        # no token_hash: the factory makes the app's credential, which stays in this process and the app's job
+        "clients": {CLIENT: {"keys": ["session-key-2"]}},
         "sessions": [{"session": session.to_dict(), "account": account.address}],
         "addresses": {str(chain.chain_id): asdict(chain.book)},
     }
     demo.progress("starting signers serve with session key 2 (HSM) ...")
-    port, process = _start_service(cleanup, state, config)
-    url = f"http://127.0.0.1:{port}/"
-    r.fact("service", f"signers serve at {url} (pid {process.pid}), key session-key-2 in the HSM")
+    server = _start_service(cleanup, state, config)
+    token = server.token(CLIENT)
+    r.fact("service", f"signers serve at {server.url} (pid {server.process.pid}), key session-key-2 in the HSM")
     r.fact("client", f"{CLIENT!r}: a bearer token; the config holds only its hash (sha256:...)")
     r.fact("app", "Node + viem 2: createBundlerClient with the account of plugins/server/examples/"
            "viem-session-account.ts")  # fmt: skip
@@ -142,18 +123,7 @@ def viem_through_service(
     demo.progress("the viem app sends a session op; the service signs it in the HSM ...")
     out = _node(
         "session_op.mjs",
-        {
-            "service": {"url": url, "token": token, "address": session_address},
-            "rpcUrl": deployment["rpc_url"],
-            "bundlerUrl": deployment["bundler_url"],
-            "chainId": chain.chain_id,
-            "account": account.address,
-            "permissionId": "0x" + permission_id.hex(),
-            "smartSessions": chain.book.smart_sessions,
-            "target": counter,
-            "inScopeData": "0x" + INCREMENT.hex(),
-            "outOfScopeData": "0x" + (SET_NUMBER + (42).to_bytes(32, "big")).hex(),
-        },
+        session_op_job(server, CLIENT, session_address, chain, account.address, permission_id, counter),
     )
     _, _, validator, sequence = split_nonce(int(out["nonce"], 16))
     r.fact("userOpHash", out["userOpHash"])
@@ -168,9 +138,8 @@ def viem_through_service(
         refusal["code"] == 4001 and refusal["signed"] is None,
         "the out-of-scope op got 4001 (viem: UserRejectedRequestError) and no signature",
     )
-    log = (state / "access.jsonl").read_text()
-    r.check(token not in log, "the access log never holds the app's token")
-    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    r.check(token not in server.access_log.read_text(), "the access log never holds the app's token")
+    lines = server.log_lines()
     calls = [
         (line.get("method"), line.get("outcome")) for line in lines if line.get("method", "").startswith("signers_")
     ]

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 from eth_account.typed_transactions import TypedTransaction
@@ -26,6 +25,7 @@ from hexbytes import HexBytes
 
 import signers
 from demo.onchain import INCREMENT, SET_NUMBER, Chain
+from demo.service_step import session_op_job
 from signers.aa import (
     CANONICAL,
     ActionPolicyInfo,
@@ -201,19 +201,7 @@ def test_a_session_op_built_by_viem_is_signed_by_the_service_and_lands(
     )
     before = chain.counter_value(counter)
     out = run_node(
-        "session_op.mjs",
-        {
-            "service": {"url": server.url, "token": server.token("bot"), "address": session_address},
-            "rpcUrl": chain_stack.rpc_url,
-            "bundlerUrl": chain_stack.bundler_url,
-            "chainId": chain.chain_id,
-            "account": account.address,
-            "permissionId": "0x" + permission_id.hex(),
-            "smartSessions": chain.book.smart_sessions,
-            "target": counter,
-            "inScopeData": "0x" + INCREMENT.hex(),
-            "outOfScopeData": "0x" + (SET_NUMBER + encode(["uint256"], [42])).hex(),
-        },
+        "session_op.mjs", session_op_job(server, "bot", session_address, chain, account.address, permission_id, counter)
     )
     assert out["success"] is True and out["sender"].lower() == account.address.lower()
     assert split_nonce(int(out["nonce"], 16))[2] == chain.book.smart_sessions  # validated by Smart Sessions
