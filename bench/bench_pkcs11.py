@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Row, batch_median_seconds, print_table  # noqa: E402
+from bench.common import Row, alternating_rounds, batch_median_seconds, print_table  # noqa: E402
 
 GROUP = "pkcs11"
 PIN_ENV = "SIGNERS_BENCH_PKCS11_PIN"
@@ -34,17 +34,9 @@ def _rate(seconds_per_call: float) -> float:
 
 
 def _paired(bare: Callable[[], object], framework: Callable[[], object]) -> tuple[float, float, float]:
-    """Median seconds per call of each, and the median of per-round throughput ratios. Rounds alternate the
-    two so that load from other processes of a shared machine hits both alike."""
-    bare_times, framework_times, ratios = [], [], []
-    for _ in range(3):
-        bare(), framework()
-    for _ in range(21):
-        b = batch_median_seconds(bare, batch=100, rounds=1)
-        f = batch_median_seconds(framework, batch=100, rounds=1)
-        bare_times.append(b)
-        framework_times.append(f)
-        ratios.append(b / f)
+    """Median seconds per call of each, and the median of per-round throughput ratios (rounds alternate the two)."""
+    bare_times, framework_times = alternating_rounds(bare, framework, rounds=21, batch=100)
+    ratios = [b / f for b, f in zip(bare_times, framework_times, strict=True)]
     return statistics.median(bare_times), statistics.median(framework_times), statistics.median(ratios)
 
 

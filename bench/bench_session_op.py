@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Row, print_table  # noqa: E402
+from bench.common import Row, alternating_rounds, batch_median_seconds, print_table  # noqa: E402
 
 GROUP = "session op"
 KEY_ENV = "SIGNERS_BENCH_SESSION_KEY"
@@ -37,30 +37,15 @@ CHAIN_ID = 31337
 
 
 def _cpu_median(fn: Callable[[], object], batch: int, rounds: int) -> float:
-    """Median thread CPU seconds per call over ``rounds`` batches: the Python a call costs, which wall time on a
-    shared, loaded machine hides under other processes' work (SoftHSM signs in this thread: it is counted)."""
-    fn()
-    samples = []
-    for _ in range(rounds):
-        start = time.thread_time()
-        for _ in range(batch):
-            fn()
-        samples.append((time.thread_time() - start) / batch)
-    return statistics.median(samples)
+    """Median thread CPU seconds per call: the Python a call costs, which wall time on a shared, loaded machine
+    hides under other processes' work (SoftHSM signs in this thread: it is counted)."""
+    return batch_median_seconds(fn, batch, rounds, clock=time.thread_time)
 
 
 def _paired(bare: Callable[[], object], measured: Callable[[], object]) -> tuple[float, float, float]:
-    """Median seconds per call of each and the median per-round difference; rounds alternate the two so that
-    whatever else the machine does hits both alike."""
-    bare_times, times, differences = [], [], []
-    for _ in range(3):
-        bare(), measured()
-    for _ in range(25):
-        b = _cpu_median(bare, batch=50, rounds=1)
-        m = _cpu_median(measured, batch=50, rounds=1)
-        bare_times.append(b)
-        times.append(m)
-        differences.append(m - b)
+    """Median CPU seconds per call of each and the median per-round difference (rounds alternate the two)."""
+    bare_times, times = alternating_rounds(bare, measured, rounds=25, batch=50, clock=time.thread_time)
+    differences = [m - b for b, m in zip(bare_times, times, strict=True)]
     return statistics.median(bare_times), statistics.median(times), statistics.median(differences)
 
 

@@ -35,16 +35,37 @@ def median_seconds(fn: Callable[[], object], repeat: int, warmup: int = 3) -> fl
     return statistics.median(samples)
 
 
-def batch_median_seconds(fn: Callable[[], object], batch: int, rounds: int) -> float:
-    """Median per-call time over ``rounds`` batches of ``batch`` calls: for calls too short to time singly."""
+def batch_median_seconds(
+    fn: Callable[[], object], batch: int, rounds: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Median per-call time over ``rounds`` batches of ``batch`` calls: for calls too short to time singly.
+    ``clock=time.thread_time`` counts this thread's CPU only (steady on a loaded machine)."""
     fn()
     samples = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(batch):
             fn()
-        samples.append((time.perf_counter() - start) / batch)
+        samples.append((clock() - start) / batch)
     return statistics.median(samples)
+
+
+def alternating_rounds(
+    bare: Callable[[], object],
+    measured: Callable[[], object],
+    rounds: int,
+    batch: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[list[float], list[float]]:
+    """Per-call seconds of each, round by round (a batch of ``bare`` then one of ``measured``), after three
+    untimed calls of each: rounds alternate the two so that load from other processes hits both alike."""
+    for _ in range(3):
+        bare(), measured()
+    bare_times, measured_times = [], []
+    for _ in range(rounds):
+        bare_times.append(batch_median_seconds(bare, batch, 1, clock))
+        measured_times.append(batch_median_seconds(measured, batch, 1, clock))
+    return bare_times, measured_times
 
 
 def print_table(rows: Iterable[Row], title: str = "") -> None:
