@@ -25,7 +25,7 @@ from hexbytes import HexBytes
 from signers.aa.user_operation import UserOperation
 from signers.errors import ConfigurationError, IntegrityError, SignerError
 from signers.signer import SignRequest
-from signers.transactions import quantity
+from signers.transactions import prepare_transaction, quantity
 
 # eth-account hashes the EIP-712 domain with these fields, in this order, whatever order the caller gave
 DOMAIN_FIELDS = {
@@ -142,6 +142,23 @@ def transaction_json(tx: Mapping[str, Any], sender: str) -> dict[str, Any]:
     return out
 
 
+def _refuse_unforwarded_blobs(tx: Mapping[str, Any], sender: str, digest: bytes) -> None:
+    """Blobs never travel (the request does not carry them, and the hash holds only their versioned hashes).
+    Given without ``blobVersionedHashes``, eth-account adds the hashes to what is signed here, so the forwarded
+    transaction would hash to something else: refused before any request, not a self-check failure after."""
+    try:
+        same = prepare_transaction(tx, sender)[0] == digest
+    except SignerError:  # a type-3 transaction without its hashes does not even serialise without the blobs
+        same = False
+    if not same:
+        raise ConfigurationError(
+            "an EIP-4844 transaction whose blobs came without blobVersionedHashes cannot be forwarded to the "
+            "signing service; nothing was sent",
+            hint="put the blobs' versioned hashes in the transaction's blobVersionedHashes and sign again with "
+            "the blobs: the service signs the same hash and the blobs stay here",
+        )
+
+
 def rpc_request(request: SignRequest) -> tuple[str, list[Any]]:
     """The JSON-RPC method and params that carry ``request`` to the service."""
     address = request.signer.address
@@ -153,6 +170,7 @@ def rpc_request(request: SignRequest) -> tuple[str, list[Any]]:
     elif kind == "typed_data" and isinstance(payload, Mapping):
         return "eth_signTypedData_v4", [address, typed_data_json(payload)]
     elif kind == "transaction" and isinstance(payload, Mapping):
+        _refuse_unforwarded_blobs(payload, address, request.digest)
         return "eth_signTransaction", [transaction_json(payload, address)]
     elif kind == "user_operation" and isinstance(payload, UserOperation):
         context = request.context
