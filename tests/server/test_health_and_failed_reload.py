@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pkcs11
 import pytest
-
-from signers.aa import CANONICAL, addresses_for, register_addresses, unregister_addresses
 from signers_server.app import load_generation
 from signers_server.config import ConfigError, parse_config
+
+from signers.aa import CANONICAL, addresses_for, register_addresses, unregister_addresses
 
 from .conftest import LOCAL_KEY, LOCAL_KEY_URI
 
