@@ -15,7 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from signers.testing.localstack import LocalStack
 from signers.testing.server import RunningServer, ServerFactory, free_port, wait_ready
+from tests.aws_kms.fault_proxy import FaultProxy
 from tests.e2e.conftest import chain, counter  # noqa: F401  (the end-to-end chain fixtures, for test_chain.py)
 
 
@@ -27,6 +29,17 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFa
         yield factory
     finally:
         factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def proxy(localstack: LocalStack) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of LocalStack KMS (tests/aws_kms/fault_proxy.py), one per module: a test
+    injects the faults its own requests consume, and counts the proxy's requests relative to what it saw before."""
+    proxy = FaultProxy(localstack.port).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
 
 
 __all__ = ["RunningServer", "ServerFactory", "free_port", "wait_ready"]  # the names the service tests import

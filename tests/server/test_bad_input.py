@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from eth_account import Account
-
-from tests.aws_kms.fault_proxy import FaultProxy
 
 from .conftest import LOCAL_KEY, LOCAL_KEY_ENV, LOCAL_KEY_URI
 
@@ -33,15 +30,6 @@ TX = {
     "gasPrice": "0x1",
     "value": "0x1",
 }
-
-
-@pytest.fixture(scope="module")
-def proxy(localstack) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(localstack.port).start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 @pytest.fixture(scope="module")

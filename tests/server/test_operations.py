@@ -12,15 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 import tomli_w
 from eth_account import Account
 from eth_account.messages import encode_defunct
-
-from tests.aws_kms.fault_proxy import FaultProxy
 
 from .conftest import LOCAL_KEY, LOCAL_KEY_ENV, LOCAL_KEY_URI
 
@@ -95,15 +92,6 @@ def test_hash_token_makes_a_token_and_its_hash():
     made = json.loads(out.stdout)
     assert made["token_hash"] == "sha256:" + hashlib.sha256(made["token"].encode()).hexdigest()
     assert len(made["token"]) > 40
-
-
-@pytest.fixture
-def proxy(localstack) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(localstack.port).start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 def slow_server(signers_server, localstack, proxy, **limits):
