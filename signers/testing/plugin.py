@@ -24,9 +24,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypeVar
 
 import pytest
 
@@ -76,6 +77,30 @@ def _need(module: str, install: str) -> None:
         _missing(MissingDependency(f"the Python package {module} is not installed; install it with: {install}"))
 
 
+class _Service(Protocol):
+    started_here: bool
+
+    def stop(self) -> object: ...
+
+
+_S = TypeVar("_S", bound=_Service)
+
+
+@contextmanager
+def _started(start: Callable[[], _S]) -> Iterator[_S]:
+    """``start()``'s service for the block: a missing dependency fails (never skips); at the end it is stopped
+    only if ``start`` started it (one found running is left alone)."""
+    try:
+        service = start()
+    except MissingDependency as exc:
+        _missing(exc)
+    try:
+        yield service
+    finally:
+        if service.started_here:
+            service.stop()
+
+
 @pytest.fixture(scope="session")
 def softhsm_token() -> Iterator[PrivateToken]:
     """A private SoftHSM2 token for the session; its random PIN only in the environment (pin-source=env:...)."""
@@ -97,15 +122,8 @@ def localstack_kms() -> Iterator[LocalStack]:
 
     _need("boto3", "pip install signers-aws-kms")
     localstack.set_test_environment()
-    try:
-        server = localstack.start()
-    except MissingDependency as exc:
-        _missing(exc)
-    try:
+    with _started(localstack.start) as server:
         yield server
-    finally:
-        if server.started_here:
-            localstack.stop(server.port)
 
 
 @pytest.fixture(scope="session")
@@ -136,15 +154,8 @@ def postgres() -> Iterator[Cluster]:
     from .postgres import running_cluster
 
     _need("psycopg", 'pip install "signers[postgres]"')
-    try:
-        cluster = running_cluster()
-    except MissingDependency as exc:
-        _missing(exc)
-    try:
+    with _started(running_cluster) as cluster:
         yield cluster
-    finally:
-        if cluster.started_here:
-            cluster.stop()
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import fcntl
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from eth_utils import keccak, to_checksum_address
 
 from signers.testing.chain import install
 from signers.testing.config import HOST, configured_port, free_port, port_free
+from signers.testing.process import stop_group, wait_ready
 
 HERE = Path(__file__).resolve().parent
 STATE = install.STATE
@@ -114,25 +114,6 @@ def answers(url: str, method: str) -> bool:
         return False
 
 
-def wait_until(ready: Any, what: str, proc: subprocess.Popen[bytes], log_file: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    delay = 0.02
-    while not ready():
-        if proc.poll() is not None:
-            raise StackError(f"{what} exited with code {proc.returncode}; last log lines:\n{tail(log_file)}")
-        if time.monotonic() > deadline:
-            raise StackError(f"{what} not ready after {READY_TIMEOUT_S:.0f} s; last log lines:\n{tail(log_file)}")
-        time.sleep(delay)  # readiness poll of a child process, not a test sleep
-        delay = min(delay * 1.5, 0.25)
-
-
-def tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 # ---------------------------------------------------------------------------------------------- processes
 
 
@@ -165,21 +146,6 @@ def _recorded_pid(name: str) -> int | None:
     return pid
 
 
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pgid, os.WNOHANG)  # reap the wrapper if it is our child, so it is not counted as alive
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _stop_process(name: str) -> bool:
     pid = _recorded_pid(name)
     _pid_file(name).unlink(missing_ok=True)
@@ -187,12 +153,7 @@ def _stop_process(name: str) -> bool:
         return False
     # Each process was started in its own session (pgid = pid): signal the whole group, so that the real
     # anvil / alto under the `node .bin/...` wrapper stops too, not only the wrapper.
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _group_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)  # waiting for our own processes to exit
-    if _group_alive(pid):
-        _signal_group(pid, signal.SIGKILL)
+    stop_group(pid)
     log(f"stopped {name} (pid {pid})")
     return True
 
@@ -412,7 +373,7 @@ def start() -> tuple[dict[str, Any], bool]:
                     "--mnemonic", DEV_MNEMONIC,
                 ],
             )  # fmt: skip
-            wait_until(lambda: answers(rpc_url, "eth_chainId"), "anvil", anvil, anvil_log)
+            wait_ready(lambda: answers(rpc_url, "eth_chainId"), "anvil", anvil, anvil_log, READY_TIMEOUT_S, StackError)
             keys = dev_private_keys()
             accounts = [_address_of(k) for k in keys]
             contracts = _deploy(rpc_url, accounts[DEPLOYER_INDEX])
@@ -436,7 +397,14 @@ def start() -> tuple[dict[str, Any], bool]:
                     "LOOPBACK_HOST": HOST,
                 },
             )  # fmt: skip
-            wait_until(lambda: answers(bundler_url, "eth_supportedEntryPoints"), "Alto", alto, alto_log)
+            wait_ready(
+                lambda: answers(bundler_url, "eth_supportedEntryPoints"),
+                "Alto",
+                alto,
+                alto_log,
+                READY_TIMEOUT_S,
+                StackError,
+            )
         except BaseException:
             _stop_all()
             raise
