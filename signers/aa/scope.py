@@ -81,6 +81,8 @@ class ScopeRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._scopes: dict[bytes, GrantedScope] = {}
+        # the SmartSession modules of the registered scopes, read on every session op: kept, not rebuilt
+        self._modules: frozenset[str] = frozenset()
         # every key ever registered (lowercase), kept after its permissions are unregistered: a revoked
         # session key still signs nothing but checked session ops. Read on every signature: kept, not rebuilt.
         self._session_keys: frozenset[str] = frozenset()
@@ -106,11 +108,7 @@ class ScopeRegistry:
         account's limits is stale."""
         with self._lock:
             readers = [reader for _, reader in self._limits.values()]
-        pid: bytes | None
-        try:
-            pid, _ = decode_use_signature(op.signature)
-        except AAConfigurationError:
-            pid = None
+        pid = _permission_id(op)
         scope = self.get(pid) if pid is not None else None
         if scope is not None:
             scope.limits.signed(scope, op, decode_execute(op.call_data).calls)
@@ -144,6 +142,7 @@ class ScopeRegistry:
         scope = GrantedScope(session, book, to_address(account) if account else None, max_cost_wei, limits)
         with self._lock:
             self._scopes[scope.permission_id] = scope
+            self._modules_changed()
             if session.session_key:
                 self._session_keys = self._session_keys | {session.session_key.lower()}
         return scope.permission_id
@@ -152,12 +151,14 @@ class ScopeRegistry:
         """Forget a permission (revoked); its session key stays marked as one."""
         with self._lock:
             self._scopes.pop(to_bytes(permission_id, "permission_id", 32), None)
+            self._modules_changed()
 
     def revoke(self, permission_id: BytesLike) -> None:
         """Refuse every op for this permission from now on (and forget its scope): it is being removed on chain."""
         pid = to_bytes(permission_id, "permission_id", 32)
         with self._lock:
             self._scopes.pop(pid, None)
+            self._modules_changed()
             self._revoked_ids.add(pid)
 
     def revoke_key(self, session_key: str) -> None:
@@ -181,13 +182,21 @@ class ScopeRegistry:
         return self._session_keys
 
     def smart_sessions_addresses(self) -> set[str]:
-        with self._lock:
-            return {s.addresses.smart_sessions for s in self._scopes.values()}
+        return set(self._modules)
+
+    def is_smart_sessions(self, address: str) -> bool:
+        """Whether ``address`` (checksummed) is the SmartSession module of a registered session."""
+        return address in self._modules
+
+    def _modules_changed(self) -> None:
+        """Recompute the SmartSession addresses after ``_scopes`` changed (the caller holds the lock)."""
+        self._modules = frozenset(s.addresses.smart_sessions for s in self._scopes.values())
 
     def clear(self) -> None:
         """Forget everything, which keys were session keys included (a fresh registry, for tests)."""
         with self._lock:
             self._scopes.clear()
+            self._modules = frozenset()
             self._session_keys = frozenset()
             self._revoked_ids.clear()
             self._revoked_keys = frozenset()
@@ -420,11 +429,7 @@ class SessionScopeCheck:
         or if ``signer`` is (or was) a session key and ``op`` is not checked against a registered permission."""
         if not self.enabled or _check_is_off():
             return
-        pid: bytes | None
-        try:
-            pid, _ = decode_use_signature(op.signature)
-        except AAConfigurationError:
-            pid = None
+        pid = _permission_id(op)
         validator = to_address(((op.nonce >> 64) & ((1 << 160) - 1)).to_bytes(20, "big"))  # EIP-55, remembered
         if self.registry.is_revoked(pid, signer):
             what = f"permission 0x{pid.hex()}" if pid is not None and self.registry.is_revoked(pid) else f"key {signer}"
@@ -433,10 +438,10 @@ class SessionScopeCheck:
                 "the removal lands on chain",
                 hint="use the permission (and key) that replaced it, or have the owner grant a new session",
             )
-        session_modules = self.registry.smart_sessions_addresses()
-        if chain_id is not None:
-            session_modules.add(addresses_for(chain_id).smart_sessions)
-        if validator in session_modules and op.signature[:1] in (b"\x01", b"\x02"):
+        session_module = self.registry.is_smart_sessions(validator) or (
+            chain_id is not None and validator == addresses_for(chain_id).smart_sessions
+        )
+        if session_module and op.signature[:1] in (b"\x01", b"\x02"):
             # ENABLE / UNSAFE_ENABLE: the Session to check the op against travels in the signature
             from .enable import check_enable_operation
 
@@ -448,7 +453,7 @@ class SessionScopeCheck:
         scope = self.registry.get(pid) if pid is not None else None
         if scope is None:
             use_shaped = pid is not None and len(op.signature) == 1 + 32 + 65  # 0x00 ‖ permissionId ‖ r‖s‖v
-            if validator in session_modules or use_shaped:
+            if session_module or use_shaped:
                 what = (
                     f"permission 0x{pid.hex()}"
                     if pid is not None
@@ -490,6 +495,14 @@ class SessionScopeCheck:
         """A signed op will consume some of its account's on-chain limits: count it as pending, read again."""
         if request.kind == "user_operation" and isinstance(request.payload, UserOperation):
             self.registry.signed(request.payload)
+
+
+def _permission_id(op: UserOperation) -> bytes | None:
+    """The permission id of the USE stub in ``op.signature``; None if the signature holds none."""
+    try:
+        return decode_use_signature(op.signature)[0]
+    except AAConfigurationError:
+        return None
 
 
 def _per_call_bound(context: Any) -> int | None:
