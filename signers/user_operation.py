@@ -207,23 +207,21 @@ def user_operation_hash(op: UserOperation, entry_point: str, chain_id: int) -> b
     uint(chain_id, 256, "chain_id")
     inner = b"".join(
         (
-            _word(to_bytes(op.sender)),
+            _ADDRESS_PAD,
+            bytes.fromhex(op.sender[2:]),  # stored checksummed by __post_init__
             op.nonce.to_bytes(32, "big"),
             keccak(op.init_code) if op.factory is not None else _EMPTY_KECCAK,
             keccak(op.call_data),
-            op.verification_gas_limit.to_bytes(16, "big") + op.call_gas_limit.to_bytes(16, "big"),
+            # two uint128 in one word (accountGasLimits, gasFees): both were checked to fit 128 bits
+            (op.verification_gas_limit << 128 | op.call_gas_limit).to_bytes(32, "big"),
             op.pre_verification_gas.to_bytes(32, "big"),
-            op.max_priority_fee_per_gas.to_bytes(16, "big") + op.max_fee_per_gas.to_bytes(16, "big"),
+            (op.max_priority_fee_per_gas << 128 | op.max_fee_per_gas).to_bytes(32, "big"),
             keccak(op.paymaster_and_data) if op.paymaster is not None else _EMPTY_KECCAK,
         )
     )
     entry = to_bytes(entry_point, "entry_point", 20)
-    return keccak(keccak(inner) + _word(entry) + chain_id.to_bytes(32, "big"))
+    return keccak(keccak(inner) + _ADDRESS_PAD + entry + chain_id.to_bytes(32, "big"))
 
 
 _EMPTY_KECCAK = keccak(b"")  # no factory, no paymaster: the usual op
-
-
-def _word(address: bytes) -> bytes:
-    """An address as an ABI word: left-padded to 32 bytes."""
-    return b"\x00" * 12 + address
+_ADDRESS_PAD = bytes(12)  # an address as an ABI word: left-padded to 32 bytes
