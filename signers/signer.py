@@ -376,8 +376,9 @@ class Signer:
         return finish(await self._asign(digest, "authorization", authorization, context))
 
     def _user_operation(
-        self, user_operation: UserOperation, entry_point: str, chain_id: int, extra: Mapping[str, Any] | None = None
-    ) -> tuple[bytes, dict[str, Any]]:
+        self, user_operation: UserOperation, entry_point: str, chain_id: int, extra: Mapping[str, Any] | None
+    ) -> tuple[bytes, str, UserOperation, dict[str, Any]]:
+        """The request of every UserOperation surface (preflight, sync, async): digest, kind, payload, context."""
         if not isinstance(user_operation, UserOperation):
             raise FieldError(
                 f"a UserOperation is expected, not a {type(user_operation).__name__}",
@@ -386,7 +387,7 @@ class Signer:
         chain_id = fields.chain_id(chain_id, "chain_id")  # EIP-2294 bounds, before anything is encoded
         op_hash = user_operation_hash(user_operation, entry_point, chain_id)
         context = {**(extra or {}), "user_op_hash": op_hash, "entry_point": entry_point, "chain_id": chain_id}
-        return hashing.personal_sign_hash(op_hash), context
+        return hashing.personal_sign_hash(op_hash), "user_operation", user_operation, context
 
     def preflight_user_operation(
         self,
@@ -398,8 +399,7 @@ class Signer:
     ) -> None:
         """Run the policies (before_sign) on an op without signing it: a refusal raises, and the audit
         trail records it, before a draft op is shown to anyone (a bundler's gas estimation, say)."""
-        digest, context = self._user_operation(user_operation, entry_point, chain_id, context)
-        self._request(digest, "user_operation", user_operation, context)
+        self._request(*self._user_operation(user_operation, entry_point, chain_id, context))
 
     def sign_user_operation(
         self,
@@ -412,8 +412,7 @@ class Signer:
         """ERC-4337 v0.7: EIP-191 personal_sign over the userOpHash, v = 27/28, as the account expects.
         ``context`` tells policies more about the op (no secrets), e.g. ``max_cost_wei``, a per-call cost
         bound the Smart Sessions scope check holds a session op to."""
-        digest, context = self._user_operation(user_operation, entry_point, chain_id, context)
-        return self._sign(digest, "user_operation", user_operation, context)
+        return self._sign(*self._user_operation(user_operation, entry_point, chain_id, context))
 
     async def asign_user_operation(
         self,
@@ -423,5 +422,4 @@ class Signer:
         *,
         context: Mapping[str, Any] | None = None,
     ) -> Signature:
-        digest, context = self._user_operation(user_operation, entry_point, chain_id, context)
-        return await self._asign(digest, "user_operation", user_operation, context)
+        return await self._asign(*self._user_operation(user_operation, entry_point, chain_id, context))
