@@ -53,8 +53,6 @@ DEFAULT_METHODS = frozenset(
 )
 KNOWN_METHODS = DEFAULT_METHODS | {"signers_signDigest", "reload"}  # reload: POST /reload
 
-# Field names that only ever hold a secret: refused wherever they appear.
-
 
 @dataclass(frozen=True)
 class KeyConfig:
@@ -271,88 +269,105 @@ def _keys(table: Mapping[str, Any]) -> dict[str, KeyConfig]:
     return keys
 
 
+_CLIENT_FIELDS = {
+    "token_hash",
+    "cert_sha256",
+    "keys",
+    "methods",
+    "chain_ids",
+    "to",
+    "max_value_wei",
+    "max_fee_per_gas_wei",
+    "raw_digest",
+    "hash_messages",
+    "rate_per_second",
+    "rate_burst",
+}
+
+
 def _clients(
     table: Mapping[str, Any], keys: Mapping[str, KeyConfig], chain_id: int | None, limits: Limits
 ) -> dict[str, ClientConfig]:
-    clients: dict[str, ClientConfig] = {}
-    fields = {
-        "token_hash",
-        "cert_sha256",
-        "keys",
-        "methods",
-        "chain_ids",
-        "to",
-        "max_value_wei",
-        "max_fee_per_gas_wei",
-        "raw_digest",
-        "hash_messages",
-        "rate_per_second",
-        "rate_burst",
-    }
-    for name, item in table.items():
-        where = f"clients.{name}"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{where}: must be a table")
-        known(item, where + ".", fields)
-        token_hash = opt_string(item, where + ".token_hash")
-        cert = opt_string(item, where + ".cert_sha256")
-        if token_hash is None and cert is None:
+    return {name: _client(name, item, keys, chain_id, limits) for name, item in table.items()}
+
+
+def _client(name: str, item: Any, keys: Mapping[str, KeyConfig], chain_id: int | None, limits: Limits) -> ClientConfig:
+    where = f"clients.{name}"
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"{where}: must be a table")
+    known(item, where + ".", _CLIENT_FIELDS)
+    digest, cert = _credential(item, where)
+    key_names = string_list(item, where + ".keys")
+    for key in key_names:
+        if key != "*" and key not in keys:
+            raise ConfigError(f"{where}.keys: no key named {key!r} in [keys]")
+    raw_digest = boolean(item, where + ".raw_digest", False)
+    return ClientConfig(
+        name=name,
+        token_sha256=digest,
+        cert_sha256=cert,
+        keys=frozenset(key_names),
+        methods=_methods(item, where, raw_digest),
+        chain_ids=_chain_ids(item, where, chain_id),
+        to=_to(item, where),
+        max_value_wei=opt_integer(item, where + ".max_value_wei"),
+        max_fee_per_gas_wei=opt_integer(item, where + ".max_fee_per_gas_wei"),
+        raw_digest=raw_digest,
+        hash_messages=boolean(item, where + ".hash_messages", False),
+        rate_per_second=float(item.get("rate_per_second", limits.rate_per_second)),
+        rate_burst=int(item.get("rate_burst", limits.rate_burst)),
+    )
+
+
+def _credential(item: Mapping[str, Any], where: str) -> tuple[bytes | None, str | None]:
+    """(the token's SHA-256, the certificate's fingerprint): at least one of them."""
+    token_hash = opt_string(item, where + ".token_hash")
+    cert = opt_string(item, where + ".cert_sha256")
+    if token_hash is None and cert is None:
+        raise ConfigError(f"{where}: no credential", hint="give token_hash (signers serve hash-token) or cert_sha256")
+    digest = parse_token_hash(token_hash, where + ".token_hash") if token_hash is not None else None
+    if cert is not None:
+        cert = cert.replace(":", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", cert):
+            raise ConfigError(f"{where}.cert_sha256: must be the certificate's SHA-256 fingerprint (64 hex digits)")
+    return digest, cert
+
+
+def _methods(item: Mapping[str, Any], where: str, raw_digest: bool) -> frozenset[str]:
+    methods = frozenset(string_list(item, where + ".methods")) or DEFAULT_METHODS
+    for method in methods:
+        if method not in KNOWN_METHODS:
             raise ConfigError(
-                f"{where}: no credential", hint="give token_hash (signers serve hash-token) or cert_sha256"
+                f"{where}.methods: unknown method {method!r}", hint=f"known: {', '.join(sorted(KNOWN_METHODS))}"
             )
-        digest = parse_token_hash(token_hash, where + ".token_hash") if token_hash is not None else None
-        if cert is not None:
-            cert = cert.replace(":", "").lower()
-            if not re.fullmatch(r"[0-9a-f]{64}", cert):
-                raise ConfigError(f"{where}.cert_sha256: must be the certificate's SHA-256 fingerprint (64 hex digits)")
-        key_names = string_list(item, where + ".keys")
-        for key in key_names:
-            if key != "*" and key not in keys:
-                raise ConfigError(f"{where}.keys: no key named {key!r} in [keys]")
-        methods = frozenset(string_list(item, where + ".methods")) or DEFAULT_METHODS
-        for method in methods:
-            if method not in KNOWN_METHODS:
-                raise ConfigError(
-                    f"{where}.methods: unknown method {method!r}", hint=f"known: {', '.join(sorted(KNOWN_METHODS))}"
-                )
-        raw_digest = boolean(item, where + ".raw_digest", False)
-        if raw_digest:
-            methods = methods | {"signers_signDigest"}
-        elif "signers_signDigest" in methods:
-            raise ConfigError(f"{where}.methods: signers_signDigest needs raw_digest = true (off by default)")
-        chain_ids = item.get("chain_ids")
-        if chain_ids is None:
-            if chain_id is None:
-                raise ConfigError(
-                    f"{where}.chain_ids: list the chain ids this client may sign for",
-                    hint="or set server.chain_id, the default for every client",
-                )
-            chain_ids = [chain_id]
-        if not isinstance(chain_ids, list) or not all(isinstance(c, int) and c >= 0 for c in chain_ids):
-            raise ConfigError(f"{where}.chain_ids: must be a list of integers")
-        to = item.get("to")
-        if to is not None:
-            if not isinstance(to, list) or not all(
-                isinstance(a, str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", a) for a in to
-            ):
-                raise ConfigError(f"{where}.to: must be a list of 0x addresses")
-            to = frozenset(a.lower() for a in to)
-        clients[name] = ClientConfig(
-            name=name,
-            token_sha256=digest,
-            cert_sha256=cert,
-            keys=frozenset(key_names),
-            methods=frozenset(methods),
-            chain_ids=frozenset(chain_ids),
-            to=to,
-            max_value_wei=opt_integer(item, where + ".max_value_wei"),
-            max_fee_per_gas_wei=opt_integer(item, where + ".max_fee_per_gas_wei"),
-            raw_digest=raw_digest,
-            hash_messages=boolean(item, where + ".hash_messages", False),
-            rate_per_second=float(item.get("rate_per_second", limits.rate_per_second)),
-            rate_burst=int(item.get("rate_burst", limits.rate_burst)),
-        )
-    return clients
+    if raw_digest:
+        return methods | {"signers_signDigest"}
+    if "signers_signDigest" in methods:
+        raise ConfigError(f"{where}.methods: signers_signDigest needs raw_digest = true (off by default)")
+    return methods
+
+
+def _chain_ids(item: Mapping[str, Any], where: str, chain_id: int | None) -> frozenset[int]:
+    chain_ids = item.get("chain_ids")
+    if chain_ids is None:
+        if chain_id is None:
+            raise ConfigError(
+                f"{where}.chain_ids: list the chain ids this client may sign for",
+                hint="or set server.chain_id, the default for every client",
+            )
+        chain_ids = [chain_id]
+    if not isinstance(chain_ids, list) or not all(isinstance(c, int) and c >= 0 for c in chain_ids):
+        raise ConfigError(f"{where}.chain_ids: must be a list of integers")
+    return frozenset(chain_ids)
+
+
+def _to(item: Mapping[str, Any], where: str) -> frozenset[str] | None:
+    to = item.get("to")
+    if to is None:
+        return None
+    if not isinstance(to, list) or not all(isinstance(a, str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", a) for a in to):
+        raise ConfigError(f"{where}.to: must be a list of 0x addresses")
+    return frozenset(a.lower() for a in to)
 
 
 def _sessions(items: Any, base: Path) -> tuple[Mapping[str, Any], ...]:

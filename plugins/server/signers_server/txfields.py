@@ -14,7 +14,8 @@ from . import params
 from .errors import invalid_params
 from .upstream import Upstream
 
-_QUANTITIES = (
+#: the JSON-RPC quantity fields of a transaction (hex numbers); the Python client forwards the same ones
+QUANTITIES = (
     "gas",
     "gasPrice",
     "maxFeePerGas",
@@ -26,7 +27,7 @@ _QUANTITIES = (
     "type",
 )
 _KNOWN = {
-    *_QUANTITIES,
+    *QUANTITIES,
     "from",
     "to",
     "data",
@@ -47,17 +48,7 @@ def parse_transaction(tx: Any, where: str = "params[0]") -> tuple[dict[str, Any]
     unknown = sorted(set(tx) - _KNOWN)
     if unknown:
         raise invalid_params(f"{where}.{unknown[0]}: this service cannot honour that field, so it signs nothing")
-    out: dict[str, Any] = {}
-    for name in _QUANTITIES:
-        if tx.get(name) is not None:
-            out[name] = params.quantity(tx[name], f"{where}.{name}")
-    if tx.get("gasLimit") is not None:
-        limit = params.quantity(tx["gasLimit"], f"{where}.gasLimit")
-        if "gas" in out and out["gas"] != limit:
-            raise invalid_params(f"{where}: gas and gasLimit differ")
-        out["gas"] = limit
-    if out.get("type") is not None and out["type"] not in _TYPES:
-        raise invalid_params(f"{where}.type: only transaction types 0-4 are signed")
+    out = _quantities(tx, where)
     if tx.get("from") is not None:
         out["from"] = params.address(tx["from"], f"{where}.from")
     if tx.get("to") is not None:
@@ -72,26 +63,45 @@ def parse_transaction(tx: Any, where: str = "params[0]") -> tuple[dict[str, Any]
     if tx.get("authorizationList") is not None:
         out["authorizationList"] = _authorizations(tx["authorizationList"], f"{where}.authorizationList")
     if tx.get("blobVersionedHashes") is not None:
-        hashes = tx["blobVersionedHashes"]
-        if not isinstance(hashes, list):
-            raise invalid_params(f"{where}.blobVersionedHashes must be an array")
-        out["blobVersionedHashes"] = [
-            "0x" + params.data(h, f"{where}.blobVersionedHashes[{i}]", 32).hex() for i, h in enumerate(hashes)
-        ]
-    blobs = None
-    if tx.get("blobs") is not None:
-        if not isinstance(tx["blobs"], list) or not tx["blobs"]:
-            raise invalid_params(f"{where}.blobs must be a non-empty array")
-        blobs = [params.data(b, f"{where}.blobs[{i}]", _BLOB_SIZE) for i, b in enumerate(tx["blobs"])]
+        out["blobVersionedHashes"] = _versioned_hashes(tx["blobVersionedHashes"], f"{where}.blobVersionedHashes")
+    blobs = _blobs(tx["blobs"], f"{where}.blobs") if tx.get("blobs") is not None else None
     return out, blobs
+
+
+def _quantities(tx: dict[str, Any], where: str) -> dict[str, Any]:
+    """The numeric fields as ints; ``gasLimit`` (ethers' name) folded into ``gas``; the type one of 0-4."""
+    out: dict[str, Any] = {}
+    for name in QUANTITIES:
+        if tx.get(name) is not None:
+            out[name] = params.quantity(tx[name], f"{where}.{name}")
+    if tx.get("gasLimit") is not None:
+        limit = params.quantity(tx["gasLimit"], f"{where}.gasLimit")
+        if "gas" in out and out["gas"] != limit:
+            raise invalid_params(f"{where}: gas and gasLimit differ")
+        out["gas"] = limit
+    if out.get("type") is not None and out["type"] not in _TYPES:
+        raise invalid_params(f"{where}.type: only transaction types 0-4 are signed")
+    return out
+
+
+def _versioned_hashes(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list):
+        raise invalid_params(f"{where} must be an array")
+    return ["0x" + params.data(h, f"{where}[{i}]", 32).hex() for i, h in enumerate(value)]
+
+
+def _blobs(value: Any, where: str) -> list[bytes]:
+    if not isinstance(value, list) or not value:
+        raise invalid_params(f"{where} must be a non-empty array")
+    return [params.data(b, f"{where}[{i}]", _BLOB_SIZE) for i, b in enumerate(value)]
 
 
 def _access_list(value: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise invalid_params(f"{where} must be an array")
     entries = []
-    for i, entry in enumerate(value):
-        entry = params.obj(entry, f"{where}[{i}]")
+    for i, raw in enumerate(value):
+        entry = params.obj(raw, f"{where}[{i}]")
         if set(entry) - {"address", "storageKeys"}:
             raise invalid_params(f"{where}[{i}] has fields other than address and storageKeys")
         keys = entry.get("storageKeys", [])
@@ -113,8 +123,8 @@ def _authorizations(value: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise invalid_params(f"{where} must be a non-empty array")
     out = []
-    for i, item in enumerate(value):
-        item = params.obj(item, f"{where}[{i}]")
+    for i, raw in enumerate(value):
+        item = params.obj(raw, f"{where}[{i}]")
         here = f"{where}[{i}]"
         if set(item) - {"chainId", "address", "nonce", "yParity", "v", "r", "s"}:
             raise invalid_params(f"{here} has fields other than chainId, address, nonce, yParity, r, s")

@@ -27,6 +27,8 @@ from signers.errors import ConfigurationError, IntegrityError, SignerError
 from signers.signer import SignRequest
 from signers.transactions import prepare_transaction, quantity
 
+from ..txfields import QUANTITIES
+
 # eth-account hashes the EIP-712 domain with these fields, in this order, whatever order the caller gave
 DOMAIN_FIELDS = {
     "name": "string",
@@ -35,17 +37,6 @@ DOMAIN_FIELDS = {
     "verifyingContract": "address",
     "salt": "bytes32",
 }
-QUANTITY_FIELDS = (
-    "nonce",
-    "gas",
-    "gasPrice",
-    "maxFeePerGas",
-    "maxPriorityFeePerGas",
-    "maxFeePerBlobGas",
-    "value",
-    "chainId",
-    "type",
-)
 PERSONAL_HEADER = b"thereum Signed Message:\n"
 
 
@@ -119,7 +110,7 @@ def transaction_json(tx: Mapping[str, Any], sender: str) -> dict[str, Any]:
     for name, value in tx.items():
         if name == "from" or value is None:
             continue  # the core checked that "from" is this key's address
-        if name in QUANTITY_FIELDS:
+        if name in QUANTITIES:
             out[name] = _q(value)
         elif name in ("data", "input"):
             out["data"] = _hex(value)
