@@ -28,7 +28,6 @@ from signers.aa import (
     PackedUserOperation,
     ScopeViolationError,
     SmartSessionMode,
-    UserOperation,
     UserOperationRejectedError,
     create_enable_grant,
     decode_enable_signature,
@@ -44,7 +43,7 @@ from signers.hashing import personal_sign_hash
 from signers.signature import Signature
 from signers.signer import Signer
 from tests.aa.test_enable_encoding import random_session
-from tests.e2e.helpers import signed, spy_on_device
+from tests.e2e.helpers import hand_built, signed, spy_on_device
 
 # InvalidEnableSignature(address,bytes32): the module's refusal of an enable signature the account rejects
 INVALID_ENABLE_SIGNATURE = "3ca8ef0c"
@@ -176,16 +175,7 @@ def test_tampered_enable_signature_refused_locally_then_on_chain(
     #    refuses it, and the audit trail records the refusal (no signature)
     register_enable_grant(tampered, addresses=account.addresses)
     validation = enable_validation(account, tampered)
-    op = UserOperation(
-        sender=account.address,
-        nonce=account.get_nonce(validation.validator),
-        call_data=account.encode_calls(calls),
-        call_gas_limit=200_000,
-        verification_gas_limit=2_000_000,
-        pre_verification_gas=200_000,
-        max_fee_per_gas=10**9,
-        max_priority_fee_per_gas=10**9,
-    )
+    op = hand_built(account, validation, calls)
     with pytest.raises(EnableSignatureError, match="does not recover"):
         account.sign_user_operation(op, session_key, validation)
     assert device_calls == []  # the HSM was never asked

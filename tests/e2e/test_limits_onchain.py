@@ -42,10 +42,9 @@ from signers.aa.errors import LimitsUnavailableError, SessionLimitError
 from signers.aa.limits import action_config_id
 from signers.audit import AuditTrail
 from signers.signer import Signer
-from tests.e2e.helpers import draft, signed
+from tests.e2e.helpers import TRANSFER, balance_of, draft, mint, signed, transfer
 
 INCREMENT_PAYABLE = selector("incrementPayable()")
-TRANSFER = selector("transfer(address,uint256)")
 
 
 def grant(chain: Chain, account: NexusAccount, owner: Signer, key: Signer, *infos: ActionPolicyInfo) -> bytes:
@@ -125,28 +124,25 @@ def test_erc20_spending_limit_the_transfer_past_it_is_refused_before_signing(
 ) -> None:
     token = chain_stack.test_token
     recipient = to_checksum_address(os.urandom(20))
-    chain.transact({"to": token, "data": "0x" + (selector("mint(address,uint256)") + encode(
-        ["address", "uint256"], [account.address, 500])).hex()})  # fmt: skip
+    mint(chain, token, account.address, 500)
     limit = ActionPolicyInfo(token, TRANSFER, token_limits=[TokenLimit(token, 100)])
     pid = grant(chain, account, owner, session_key, limit)
 
-    def transfer(amount: int) -> Call:
-        return Call(token, 0, TRANSFER + encode(["address", "uint256"], [recipient, amount]))
+    def to_recipient(amount: int) -> Call:
+        return Call(token, 0, transfer(recipient, amount))
 
     for amount in (60, 30):
-        result = send_session_user_operation(account, session_key, chain.bundler, pid, [transfer(amount)])
+        result = send_session_user_operation(account, session_key, chain.bundler, pid, [to_recipient(amount)])
         assert result.receipt is not None and result.receipt["success"] is True
     with pytest.raises(SessionLimitError) as refused:
-        send_session_user_operation(account, session_key, chain.bundler, pid, [transfer(11)])
+        send_session_user_operation(account, session_key, chain.bundler, pid, [to_recipient(11)])
     message = str(refused.value)
     assert "ERC20SpendingLimitPolicy" in message and f"token {token}" in message
     assert "limit 100 token units, 90 used, 10 left; this op needs 11" in message
     # what is left still goes through
-    result = send_session_user_operation(account, session_key, chain.bundler, pid, [transfer(10)])
+    result = send_session_user_operation(account, session_key, chain.bundler, pid, [to_recipient(10)])
     assert result.receipt is not None and result.receipt["success"] is True
-    (balance,) = decode(
-        ["uint256"], chain.node.call(token, selector("balanceOf(address)") + encode(["address"], [recipient]))
-    )
+    balance = balance_of(chain, token, recipient)
     assert balance == 100
     assert len(signed(audit, session_key)) == 3
 

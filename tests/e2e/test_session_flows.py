@@ -21,7 +21,6 @@ from signers.aa import (
     NexusAccount,
     ScopeViolationError,
     SignatureCheckFailedError,
-    UserOperation,
     UserOperationRejectedError,
     install_smart_sessions,
     is_smart_sessions_installed,
@@ -34,7 +33,7 @@ from signers.hashing import personal_sign_hash
 from signers.signature import Signature
 from signers.signer import Signer
 from tests.e2e.conftest import Granted, grant_increment
-from tests.e2e.helpers import signed, spy_on_device
+from tests.e2e.helpers import hand_built, signed, spy_on_device
 
 PARALLEL_OPS = 4
 
@@ -112,16 +111,7 @@ def test_out_of_scope_call_refused_locally_then_by_the_chain(
     # 2. an op built by hand and signed directly: the before_sign hook refuses it, and the audit trail records
     #    the refusal (no signature)
     validation = g.account.session_validation(g.permission_id)
-    op = UserOperation(
-        sender=g.account.address,
-        nonce=g.account.get_nonce(validation.validator),
-        call_data=g.account.encode_calls(out_of_scope),
-        call_gas_limit=200_000,
-        verification_gas_limit=1_000_000,
-        pre_verification_gas=100_000,
-        max_fee_per_gas=10**10,
-        max_priority_fee_per_gas=10**9,
-    )
+    op = hand_built(g.account, validation, out_of_scope)
     with pytest.raises(ScopeViolationError, match="outside session"):
         g.account.sign_user_operation(op, g.session_key, validation)
     assert device_calls == []  # the HSM was never asked, in either case

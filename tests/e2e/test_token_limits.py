@@ -31,25 +31,10 @@ from signers.aa.errors import SessionLimitError
 from signers.aa.scope import check_scope
 from signers.audit import AuditTrail
 from signers.signer import Signer
-from tests.e2e.helpers import draft, signed
+from tests.e2e.helpers import TRANSFER, balance_of, draft, mint, signed, transfer
 from tests.fixtures.chain import ChainStack
 
-TRANSFER = selector("transfer(address,uint256)")
 LIMIT = 100
-
-
-def transfer(to: str, amount: int) -> bytes:
-    return TRANSFER + encode(["address", "uint256"], [to, amount])
-
-
-def mint(to: str, amount: int) -> bytes:
-    return selector("mint(address,uint256)") + encode(["address", "uint256"], [to, amount])
-
-
-def balance_of(chain: Chain, token: str, holder: str) -> int:
-    data = selector("balanceOf(address)") + encode(["address"], [holder])
-    (value,) = decode(["uint256"], chain.node.call(token, data))
-    return int(value)
 
 
 def policy_data(chain: Chain, policy: str, account: str, permission_id: bytes, token: str) -> tuple[int, int, int]:
@@ -80,7 +65,7 @@ def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
     assert policy == chain_stack.policies["erc20_spending_limit"]  # the canonical address, deployed by the stack
     recipient = to_checksum_address(os.urandom(20))
 
-    chain.transact({"to": token, "data": "0x" + mint(account.address, 500).hex()})  # the shared TestToken
+    mint(chain, token, account.address, 500)  # the shared TestToken
     assert balance_of(chain, token, account.address) == 500
 
     params = CreateSessionDataParams(
