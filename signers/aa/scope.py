@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,7 +43,7 @@ from .errors import AAConfigurationError, ScopeViolationError, SessionCostError
 from .execution import CALLTYPE_BATCH, CALLTYPE_SINGLE, EXECTYPE_DEFAULT, EXECUTE_SELECTOR, Call, decode_execute
 from .hexutil import BytesLike, to_address, to_bytes, uint
 from .limits import DEFAULT_MAX_AGE, FAIL_CLOSED, OnChainLimits, OnUnreadable
-from .policies import CallUnderCheck, policies_at
+from .policies import CallUnderCheck, Policy, policies_at
 from .sessions import ActionData, Session, decode_use_signature
 from .user_operation import UserOperation
 
@@ -73,6 +74,21 @@ class GrantedScope:
     @property
     def permission_id(self) -> bytes:
         return self.session.permission_id
+
+    @functools.cached_property
+    def has_limits(self) -> bool:
+        """Whether one of the session's policies keeps an on-chain limit (it can demand something of an op):
+        only then are the limits read before signing and the op counted as pending after. Worked out once."""
+        known = policies_at(self.addresses)
+        policies = [*self.session.user_op_policies, *(p for a in self.session.actions for p in a.action_policies)]
+        return any(_keeps_limit(known.get(p.policy)) for p in policies)
+
+
+def _keeps_limit(kind: Policy | None) -> bool:
+    """A policy that can demand something of an op overrides op_demand or call_demand (the base's say None)."""
+    return kind is not None and (
+        type(kind).op_demand is not Policy.op_demand or type(kind).call_demand is not Policy.call_demand
+    )
 
 
 class ScopeRegistry:
@@ -110,7 +126,7 @@ class ScopeRegistry:
             readers = [reader for _, reader in self._limits.values()]
         pid = _permission_id(op)
         scope = self.get(pid) if pid is not None else None
-        if scope is not None:
+        if scope is not None and scope.has_limits:
             scope.limits.signed(scope, op, decode_execute(op.call_data).calls)
         for reader in readers:
             reader.invalidate(op.sender)
@@ -488,7 +504,8 @@ class SessionScopeCheck:
             )
         check_scope(op, scope, chain_id=chain_id, now=int(self.clock()), max_cost_wei=max_cost_wei)
         # last, as it reads the node: what the op would consume of the policies' on-chain state
-        scope.limits.check(scope, op.sender, decode_execute(op.call_data).calls)
+        if scope.has_limits:
+            scope.limits.check(scope, op.sender, decode_execute(op.call_data).calls)
 
     @hookimpl
     def after_sign(self, request: SignRequest, signature: Signature) -> None:
