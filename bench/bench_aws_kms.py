@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Row, print_table  # noqa: E402
+from bench.common import Row, print_table, progress  # noqa: E402
 from signers.testing.localstack import AWS_TEST_ENV, REGION, LocalStack  # noqa: E402
 
 GROUP = "aws-kms"
@@ -219,8 +219,7 @@ def _run_peer(name: str, spec: dict[str, str], key: dict[str, str], endpoint: st
     )
 
 
-def _progress(message: str) -> None:
-    print(f"bench_aws_kms: {message}", file=sys.stderr, flush=True)
+_progress = progress("bench_aws_kms")
 
 
 def run() -> list[Row]:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Row, median_seconds, print_table  # noqa: E402
+from bench.common import Row, median_seconds, print_table, progress  # noqa: E402
 
 GROUP = "e2e"
 SEQUENTIAL_OPS = 20
@@ -50,8 +50,7 @@ RECEIPT_POLL_S = 0.005
 PIN_ENV = "SIGNERS_BENCH_E2E_PKCS11_PIN"
 
 
-def _progress(message: str) -> None:
-    print(f"bench_e2e: {message}", file=sys.stderr, flush=True)
+_progress = progress("bench_e2e")
 
 
 def _ms(seconds: float) -> float:

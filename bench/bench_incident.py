@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Row, print_table  # noqa: E402
+from bench.common import Row, print_table, progress  # noqa: E402
 
 GROUP = "incident"
 ROUNDS = 5
@@ -41,8 +41,7 @@ CLI_ROUNDS = 3
 PIN_ENV = "SIGNERS_BENCH_INCIDENT_PKCS11_PIN"
 
 
-def _progress(message: str) -> None:
-    print(f"bench_incident: {message}", file=sys.stderr, flush=True)
+_progress = progress("bench_incident")
 
 
 def run() -> list[Row]:

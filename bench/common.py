@@ -7,6 +7,7 @@ prints its own table when run as a script. Quote medians and ratios: these machi
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -66,6 +67,15 @@ def alternating_rounds(
         bare_times.append(batch_median_seconds(bare, batch, 1, clock))
         measured_times.append(batch_median_seconds(measured, batch, 1, clock))
     return bare_times, measured_times
+
+
+def progress(bench: str) -> Callable[[str], None]:
+    """A progress printer for ``bench`` (to stderr: stdout carries the table, or bench/run.py's JSON)."""
+
+    def say(message: str) -> None:
+        print(f"{bench}: {message}", file=sys.stderr, flush=True)
+
+    return say
 
 
 def print_table(rows: Iterable[Row], title: str = "") -> None:
