@@ -6,12 +6,14 @@ Every service is real and started by the shared session fixtures (tests/fixtures
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_utils import to_checksum_address
 
 import signers
 from demo.onchain import INCREMENT, Chain
@@ -27,7 +29,7 @@ from signers.aa import (
 )
 from signers.audit import AuditTrail
 from signers.signer import Signer
-from tests.e2e.helpers import install
+from tests.e2e.helpers import install, mint
 from tests.fixtures.chain import ChainStack
 
 
@@ -150,3 +152,16 @@ def installed(chain: Chain, account: NexusAccount, owner: Signer) -> NexusAccoun
     """``account`` with Smart Sessions installed by the owner's first op (the same object as ``account``)."""
     install(chain, account, owner)
     return account
+
+
+@pytest.fixture
+def token(chain: Chain, chain_stack: ChainStack, account: NexusAccount) -> str:
+    """The chain stack's ERC-20 TestToken (shared by every test), 500 units of it minted to this test's account."""
+    mint(chain, chain_stack.test_token, account.address, 500)
+    return chain_stack.test_token
+
+
+@pytest.fixture
+def recipient() -> str:
+    """A fresh address to send tokens to: what it holds, this test sent."""
+    return to_checksum_address(os.urandom(20))

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector as selector
-from eth_utils import to_checksum_address
 
 import signers
 from demo.onchain import INCREMENT, Chain
@@ -42,7 +41,7 @@ from signers.aa.errors import LimitsUnavailableError, SessionLimitError
 from signers.aa.limits import action_config_id
 from signers.audit import AuditTrail
 from signers.signer import Signer
-from tests.e2e.helpers import TRANSFER, balance_of, draft, mint, signed, transfer
+from tests.e2e.helpers import TRANSFER, balance_of, draft, signed, transfer
 
 INCREMENT_PAYABLE = selector("incrementPayable()")
 
@@ -116,15 +115,13 @@ def test_value_limit_the_op_past_it_is_refused_before_signing(
 @pytest.mark.usefixtures("installed")
 def test_erc20_spending_limit_the_transfer_past_it_is_refused_before_signing(
     chain: Chain,
-    chain_stack: Any,
     account: NexusAccount,
     owner: Signer,
     session_key: Signer,
+    token: str,
+    recipient: str,
     audit: AuditTrail,
 ) -> None:
-    token = chain_stack.test_token
-    recipient = to_checksum_address(os.urandom(20))
-    mint(chain, token, account.address, 500)
     limit = ActionPolicyInfo(token, TRANSFER, token_limits=[TokenLimit(token, 100)])
     pid = grant(chain, account, owner, session_key, limit)
 

@@ -8,12 +8,10 @@ validation.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector as selector
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 from demo.onchain import Chain, audit_mismatches
 from signers.aa import (
@@ -31,7 +29,7 @@ from signers.aa.errors import SessionLimitError
 from signers.aa.scope import check_scope
 from signers.audit import AuditTrail
 from signers.signer import Signer
-from tests.e2e.helpers import TRANSFER, balance_of, draft, mint, signed, transfer
+from tests.e2e.helpers import TRANSFER, balance_of, draft, signed, transfer
 from tests.fixtures.chain import ChainStack
 
 LIMIT = 100
@@ -58,14 +56,12 @@ def test_token_limit_spent_in_two_ops_then_refused_by_the_chain(
     account: NexusAccount,
     owner: Signer,
     session_key: Signer,
+    token: str,
+    recipient: str,
     audit: AuditTrail,
 ) -> None:
-    token = chain_stack.test_token
     policy = chain.book.erc20_spending_limit_policy
     assert policy == chain_stack.policies["erc20_spending_limit"]  # the canonical address, deployed by the stack
-    recipient = to_checksum_address(os.urandom(20))
-
-    mint(chain, token, account.address, 500)  # the shared TestToken
     assert balance_of(chain, token, account.address) == 500
 
     params = CreateSessionDataParams(
