@@ -1,9 +1,10 @@
 """Start the real services the flow needs, and stop exactly what was started here.
 
-Used by demo/run.py and bench/bench_e2e.py. Each ``start_*`` takes the caller's ``contextlib.ExitStack`` and
-registers the matching stop on it *before* starting, so an interruption half-way through start-up (Ctrl-C while
-a script runs) still stops what came up. A service already running (a developer's own LocalStack, a chain stack
-started by a pytest session) is reused and left alone.
+Used by demo/run.py and the benchmarks that need services (bench_e2e, bench_incident, bench_aws_kms). Each
+``start_*`` takes the caller's ``contextlib.ExitStack`` and registers the matching stop on it *before* starting,
+so an interruption half-way through start-up (Ctrl-C while a script runs) still stops what came up. A service
+already running (a developer's own LocalStack, a chain stack started by a pytest session) is reused and left
+alone.
 
 - SoftHSM: a private configuration and token under .state/<name>/softhsm (never the system one), its user PIN
   random and held only in this process's environment (``pin-source=env:...``); removed at the end.
