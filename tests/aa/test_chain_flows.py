@@ -67,8 +67,7 @@ def test_install_grant_use_revoke_on_nexus(chain_stack: Any, make_signer: Any) -
         chain_id=chain_stack.chain_id,
         addresses=book,
     )
-    funder = chain_stack.accounts[rng.randrange(len(chain_stack.accounts))].address
-    node.request("eth_sendTransaction", [{"from": funder, "to": account.address, "value": hex(10**18)}])
+    chain_stack.fund(account.address)  # waits for the receipt: the bundler must see the prefund (AA21 otherwise)
     assert bundler.supported_entry_points() == [book.entry_point]
 
     # install (deploys the account in the same op)
