@@ -10,6 +10,16 @@ from .keccak import to_checksum_address
 BytesLike = bytes | bytearray | memoryview | str
 
 
+# Values are described, never quoted: a private key or other secret pasted into the wrong field must not be
+# echoed into logs or an error report.
+_NOT_ECHOED = "the value itself is not shown in errors; check the field named"
+
+
+def _first_non_hex(text: str) -> str:
+    position = next((i for i, c in enumerate(text) if c not in "0123456789abcdefABCDEF"), None)
+    return f"a character outside 0-9a-f at position {position}" if position is not None else "hex digits expected"
+
+
 def to_bytes(value: BytesLike, what: str = "value", size: int | None = None) -> bytes:
     """bytes from bytes or a 0x hex string; with ``size``, exactly that many bytes."""
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -17,11 +27,11 @@ def to_bytes(value: BytesLike, what: str = "value", size: int | None = None) -> 
     elif isinstance(value, str):
         text = value[2:] if value[:2] in ("0x", "0X") else value
         if len(text) % 2:
-            raise AAConfigurationError(f"{what}: odd-length hex {value!r}")
+            raise AAConfigurationError(f"{what}: odd-length hex ({len(text)} digits)", hint=_NOT_ECHOED)
         try:
             out = bytes.fromhex(text)
         except ValueError:
-            raise AAConfigurationError(f"{what}: not hex: {value!r}") from None
+            raise AAConfigurationError(f"{what}: not hex ({_first_non_hex(text)})", hint=_NOT_ECHOED) from None
     else:
         raise AAConfigurationError(f"{what}: expected bytes or a 0x hex string, got {type(value).__name__}")
     if size is not None and len(out) != size:
@@ -62,7 +72,10 @@ def parse_quantity(value: int | str, what: str = "quantity") -> int:
             return int(value, 16) if value[:2] in ("0x", "0X") else int(value)
         except ValueError:
             pass
-    raise AAConfigurationError(f"{what}: not a quantity: {value!r}")
+    raise AAConfigurationError(
+        f"{what}: not a quantity (a {type(value).__name__}; expected an int, 0x hex or decimal digits)",
+        hint=_NOT_ECHOED,
+    )
 
 
 def uint(value: int, bits: int, what: str) -> int:

@@ -44,7 +44,9 @@ class AddressBook:
             try:
                 object.__setattr__(self, f.name, to_checksum_address(value))
             except (ValueError, TypeError):
-                raise AAConfigurationError(f"AddressBook.{f.name}: {value!r} is not an address") from None
+                raise AAConfigurationError(
+                    f"AddressBook.{f.name}: not an address (20 bytes as 0x-hex expected)"
+                ) from None
 
     def with_overrides(self, **addresses: str) -> AddressBook:
         """A copy with some addresses replaced (e.g. ``smart_sessions=...`` for a local deployment)."""

@@ -95,3 +95,25 @@ def test_errors_still_say_where(tmp_path: Path) -> None:
 def test_query_values_are_decoded_as_before() -> None:
     uri = parse("local:keystore:/k.json?password-source=file%3A%2Frun%2Fpw&x=a+b")
     assert uri.query == {"password-source": "file:/run/pw", "x": "a b"}
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [KEY[:-1], KEY[:-2] + "zz", "0x" + KEY[:-1] + "g"],  # a key mistyped into a hex field: odd length, not hex
+    ids=lambda _: "pasted",
+)
+def test_a_key_pasted_into_a_hex_field_is_not_echoed(pasted: str) -> None:
+    """The AA layer's hex and quantity fields (a permission id, an address, a nonce) describe a bad value by
+    its length or the position of the bad character, never by quoting it."""
+    from signers.aa import AddressBook
+    from signers.hexutil import parse_quantity, to_bytes
+
+    for call, where in (
+        (lambda: to_bytes(pasted, "permission_id", 32), "permission_id"),
+        (lambda: parse_quantity(pasted, "nonce"), "nonce"),
+        (lambda: AddressBook().with_overrides(smart_sessions=pasted), "AddressBook.smart_sessions"),
+    ):
+        with pytest.raises(SignerError, match=where) as info:
+            call()
+        assert_not_echoed(pasted, info.value)
+        assert_not_echoed(pasted[2:] if pasted.startswith("0x") else pasted[1:], info.value)

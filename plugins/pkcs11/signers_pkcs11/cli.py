@@ -52,7 +52,7 @@ def _parse_id(text: str | None) -> bytes | None:
     try:
         value = bytes.fromhex(text.removeprefix("0x"))
     except ValueError:
-        raise ConfigurationError(f"--id must be hex bytes, got {text!r}", hint="e.g. --id 01a2") from None
+        raise ConfigurationError("--id must be hex bytes", hint="e.g. --id 01a2 (the value is not shown)") from None
     if not value:
         raise ConfigurationError("--id must not be empty", hint="give hex bytes, e.g. --id 01, or leave --id out")
     return value
