@@ -17,8 +17,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from signers.aa import CANONICAL, NodeClient, addresses_for, register_addresses, unregister_addresses
@@ -30,13 +28,12 @@ from . import rest
 from .accesslog import AccessLog
 from .auth import bearer_token, client_for_certificate, client_for_token
 from .config import ClientConfig, ConfigError, ServerConfig, address_books, granted_sessions, load_config
-from .errors import INVALID_REQUEST, LIMIT_EXCEEDED, METHOD_NOT_FOUND, UNAUTHORIZED, RpcError
+from .endpoint import RpcEndpoint
+from .errors import METHOD_NOT_FOUND, RpcError
 from .hosts import HostAllowlist
 from .keyring import Keyring, Runner
-from .limits import BodyTimeout, BodyTooLarge, RateLimiter, read_body
+from .limits import RateLimiter
 from .metrics import Metrics
-from .rpc import error_answer, parse_body, rate_limited_answer, run_batch, run_call
-from .tls import SCOPE_KEY as PEER_CERT
 from .upstream import Upstream
 
 log = logging.getLogger("signers_server")
@@ -125,12 +122,15 @@ class Service:
             raise RpcError(METHOD_NOT_FOUND, f"{method}: no node is configured (server.upstream)")
         return await self.upstream.call(method, params)
 
-    def authenticate(self, request: Request, generation: Generation) -> ClientConfig | None:
+    def authenticate(
+        self, authorization: str | None, peer_certificate: str | None, generation: Generation
+    ) -> ClientConfig | None:
+        """The client of a request's Authorization header, or else of its TLS client certificate."""
         clients = generation.config.clients.values()
-        token = bearer_token(request.headers.get("authorization"))
+        token = bearer_token(authorization)
         if token is not None:
             return client_for_token(token, clients)
-        return client_for_certificate(request.scope.get(PEER_CERT), clients)
+        return client_for_certificate(peer_certificate, clients)
 
     # -- reload ------------------------------------------------------------------------------------------
     def start_reload(self) -> bool:
@@ -175,66 +175,28 @@ class Service:
         self.access_log.close()
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return JSONResponse(payload, status_code=status)
+class Front:
+    """The ASGI app uvicorn runs: ``POST /`` goes straight to the JSON-RPC endpoint (after the Host allowlist),
+    everything else (REST, lifespan, wrong methods) to the Starlette app. With CORS configured every request
+    goes through Starlette, whose CORS middleware then answers preflights and adds the headers."""
+
+    def __init__(self, starlette: Starlette, rpc: RpcEndpoint, hosts: HostAllowlist | None) -> None:
+        self.starlette = starlette
+        self.rpc = rpc
+        self.hosts = hosts  # None: no direct path
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        hosts = self.hosts
+        if hosts is not None and scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
+            if hosts.allows(scope):
+                await self.rpc(scope, receive, send)
+            else:
+                await hosts.refuse(scope, receive, send)
+            return
+        await self.starlette(scope, receive, send)
 
 
-def _refused(
-    service: Service, client: str, outcome: str, error: RpcError, status: int, payload: Any = None
-) -> Response:
-    """An answer given before any call ran (credential, body, batch, rate): counted and logged like calls."""
-    service.metrics.requests.labels("other", client, outcome).inc()
-    service.access_log.write(client=client, method=None, key=None, outcome=outcome, code=error.code)
-    return _json(payload if payload is not None else error_answer(error), status)
-
-
-async def json_rpc(request: Request) -> Response:
-    service: Service = request.app.state.service
-    generation = service.generation
-    limits = generation.config.limits
-    service.metrics.in_flight.inc()
-    try:
-        with generation.use():
-            client = service.authenticate(request, generation)
-            if client is None:
-                error = RpcError(
-                    UNAUTHORIZED, "unauthorized: missing or wrong bearer token (Authorization: Bearer ...)"
-                )
-                return _refused(service, "anonymous", "unauthorized", error, 401)
-            try:
-                body = await read_body(request, limits.max_body_bytes, limits.body_timeout)
-            except BodyTooLarge:
-                error = RpcError(INVALID_REQUEST, f"the request body exceeds {limits.max_body_bytes} bytes")
-                return _refused(service, client.name, "too_large", error, 413)
-            except BodyTimeout:
-                error = RpcError(INVALID_REQUEST, f"the request body did not arrive within {limits.body_timeout} s")
-                return _refused(service, client.name, "timeout", error, 408)
-            try:
-                payload = parse_body(body)
-            except RpcError as parse_error:
-                return _refused(service, client.name, "error", parse_error, 200)
-            count = len(payload) if isinstance(payload, list) else 1
-            if isinstance(payload, list) and not payload:
-                return _refused(
-                    service, client.name, "error", RpcError(INVALID_REQUEST, "invalid request: empty batch"), 200
-                )
-            if count > limits.max_batch:
-                error = RpcError(INVALID_REQUEST, f"the batch of {count} exceeds the limit of {limits.max_batch}")
-                return _refused(service, client.name, "too_large", error, 413)
-            if not service.limiter.allow(client.name, client.rate_per_second, client.rate_burst, count):
-                service.metrics.rate_limited.labels(client.name).inc()
-                error = RpcError(LIMIT_EXCEEDED, "rate limit exceeded")
-                return _refused(service, client.name, "rate_limited", error, 429, rate_limited_answer(payload))
-            if isinstance(payload, list):
-                answers: Any = await run_batch(service, generation, client, payload)
-                return _json(answers) if answers else Response(status_code=204)
-            answer = await run_call(service, generation, client, payload)
-            return _json(answer) if answer is not None else Response(status_code=204)
-    finally:
-        service.metrics.in_flight.dec()
-
-
-def build_app(service: Service) -> Starlette:
+def build_app(service: Service) -> Front:
     config = service.generation.config
     bind = f"[{config.host}]" if ":" in config.host else config.host  # an IPv6 literal, as Host headers write it
     hosts = list(config.allowed_hosts) or ["localhost", "127.0.0.1", "[::1]", bind]
@@ -255,8 +217,10 @@ def build_app(service: Service) -> Starlette:
         yield
         await service.close()
 
-    routes = [Route("/", json_rpc, methods=["POST"]), *rest.routes()]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    rpc = RpcEndpoint(service)
+    routes = [Route("/", rpc, methods=["POST"]), *rest.routes()]
+    starlette = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    return Front(starlette, rpc, None if config.cors_origins else HostAllowlist(None, hosts))
 
 
 def create_service(path: str | Path) -> Service:

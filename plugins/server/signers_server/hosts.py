@@ -18,15 +18,29 @@ def host_of(header: str) -> str:
 
 
 class HostAllowlist:
+    """ASGI middleware (for the Starlette app); ``allows`` and ``refuse`` also serve ``app.Front``."""
+
     def __init__(self, app: Any, allowed: Iterable[str]) -> None:
         self.app = app
         self.allowed = frozenset(host.lower() for host in allowed)
 
+    def allows(self, scope: Any) -> bool:
+        if "*" in self.allowed:
+            return True
+        seen = False
+        for name, value in scope.get("headers") or ():
+            if name == b"host":  # every Host header must pass: a second one cannot smuggle another host in
+                if host_of(value.decode("latin-1")) not in self.allowed:
+                    return False
+                seen = True
+        return seen or "" in self.allowed  # no Host header at all (HTTP/1.0): refused unless "" is allowed
+
+    @staticmethod
+    async def refuse(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("Invalid host header", status_code=400)(scope, receive, send)
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] in ("http", "websocket") and "*" not in self.allowed:
-            headers = dict(scope.get("headers") or [])
-            host = host_of(headers.get(b"host", b"").decode("latin-1"))
-            if host not in self.allowed:
-                await PlainTextResponse("Invalid host header", status_code=400)(scope, receive, send)
-                return
+        if scope["type"] in ("http", "websocket") and not self.allows(scope):
+            await self.refuse(scope, receive, send)
+            return
         await self.app(scope, receive, send)

@@ -96,7 +96,11 @@ def _open(config: KeyConfig) -> Key:
 
 
 class Runner:
-    """Runs ``Signer`` methods: natively async ones on the loop, others in the bounded pool."""
+    """Runs ``Signer`` methods: natively async ones on the loop, others in the bounded pool.
+
+    A pooled call hands the thread a closure that settles an asyncio future with one ``call_soon_threadsafe``
+    (``run_in_executor`` chains a second, concurrent future to it: more Python on the loop per signature). A
+    call whose request was given up (timed out, cancelled) before a thread took it up is dropped unsigned."""
 
     def __init__(self, threads: int) -> None:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="signers-serve")
@@ -104,15 +108,34 @@ class Runner:
     async def call(self, key: Key, method: str, *args: Any, **kwargs: Any) -> Any:
         if key.native_async:  # Signer._asign runs the policies and the audit hooks in a worker thread
             return await getattr(key.signer, "a" + method)(*args, **kwargs)
-        loop = asyncio.get_running_loop()
-        context = contextvars.copy_context()  # acting_for(client) must reach the audit hook in the thread
-        call = functools.partial(getattr(key.signer, method), *args, **kwargs)
-        return await loop.run_in_executor(self.pool, context.run, call)
+        return await self.run_sync(functools.partial(getattr(key.signer, method), *args, **kwargs))
 
-    async def run_sync(self, function: Any, *args: Any) -> Any:
+    async def run_sync(self, function: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        context = contextvars.copy_context()
-        return await loop.run_in_executor(self.pool, context.run, functools.partial(function, *args))
+        future = loop.create_future()
+        context = contextvars.copy_context()  # acting_for(client) must reach the audit hook in the thread
+
+        def job() -> None:
+            if future.cancelled():
+                return
+            try:
+                result = context.run(function, *args)
+            except BaseException as error:  # noqa: BLE001 - handed to the awaiting request, which raises it
+                loop.call_soon_threadsafe(_settle, future, None, error)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+
+        self.pool.submit(job)
+        return await future
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=False)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():  # the request timed out meanwhile: nobody awaits this answer
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

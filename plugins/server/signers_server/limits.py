@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-
-from starlette.requests import ClientDisconnect, Request
+from typing import Any
 
 
 @dataclass
@@ -50,28 +49,28 @@ class BodyTimeout(Exception):
     pass
 
 
-async def read_body(request: Request, max_bytes: int, timeout: float) -> bytes:
+async def read_body(scope: Any, receive: Any, max_bytes: int, timeout: float) -> bytes:
     """The whole body, refusing more than ``max_bytes`` (before reading it, when Content-Length says so) and
-    a client that takes longer than ``timeout`` seconds to send it (a slow or stalled client)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise BodyTooLarge
+    a client that takes longer than ``timeout`` seconds to send it (a slow or stalled client, or one that hung
+    up: its answer could not be delivered anyway)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
+            raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-
-    async def receive() -> None:
-        nonlocal size
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_bytes:
-                raise BodyTooLarge
-            chunks.append(chunk)
-
     try:
         async with asyncio.timeout(timeout):
-            await receive()
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":  # http.disconnect
+                    raise BodyTimeout
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise BodyTimeout from None
-    except ClientDisconnect:
-        raise BodyTimeout from None
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -3,10 +3,11 @@ may paste a secret into the wrong field)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
-from eth_utils import to_checksum_address
+from signers.keccak import to_checksum_address
 
 from .errors import invalid_params
 
@@ -26,17 +27,26 @@ def positional(params: Any, count: int, method: str, optional: int = 0) -> list[
 
 
 def address(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _ADDRESS.match(value):
+    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
         raise invalid_params(f"{where} must be a 0x-prefixed 20-byte address")
-    # ethers sends addresses lowercase, viem checksummed; eth-account takes only the checksummed form
-    checksummed: str = to_checksum_address(value)
-    if value[2:] not in (value[2:].lower(), value[2:].upper(), checksummed[2:]):
+    checksummed = _checksummed(value)
+    if checksummed is None:
         raise invalid_params(f"{where} has a wrong EIP-55 checksum (a mistyped address?)")
     return checksummed
 
 
+@functools.lru_cache(maxsize=4096)  # clients name the same few accounts in every call: a keccak per call saved
+def _checksummed(value: str) -> str | None:
+    """The EIP-55 form of a well-formed address, None if its mixed case is a wrong checksum. ethers sends
+    addresses lowercase, viem checksummed; eth-account takes only the checksummed form."""
+    checksummed = to_checksum_address(value)
+    if value[2:] not in (value[2:].lower(), value[2:].upper(), checksummed[2:]):
+        return None
+    return checksummed
+
+
 def data(value: Any, where: str, size: int | None = None) -> bytes:
-    if not isinstance(value, str) or not _HEX.match(value):
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
         raise invalid_params(f"{where} must be 0x-prefixed hex bytes")
     raw = bytes.fromhex(value[2:])
     if size is not None and len(raw) != size:
@@ -50,7 +60,7 @@ def quantity(value: Any, where: str) -> int:
         raise invalid_params(f"{where} must be a hex quantity")
     if isinstance(value, int) and value >= 0:
         return value
-    if isinstance(value, str) and _QUANTITY.match(value) and len(value) <= 66:
+    if isinstance(value, str) and _QUANTITY.fullmatch(value) and len(value) <= 66:
         return int(value, 16)
     raise invalid_params(f"{where} must be a hex quantity (0x...)")
 

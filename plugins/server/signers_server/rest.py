@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .tls import SCOPE_KEY as PEER_CERT
+
 if TYPE_CHECKING:
     from .app import Service
 
@@ -53,7 +55,7 @@ async def healthcheck(request: Request) -> Response:
 async def public_keys(request: Request) -> Response:
     service = _service(request)
     generation = service.generation
-    client = service.authenticate(request, generation)
+    client = service.authenticate(request.headers.get("authorization"), request.scope.get(PEER_CERT), generation)
     if client is None:
         return _unauthorized()
     keys = [k for k in generation.keyring.by_name.values() if client.may_use_key(k.name)]
@@ -64,7 +66,9 @@ async def public_keys(request: Request) -> Response:
 
 async def reload(request: Request) -> Response:
     service = _service(request)
-    client = service.authenticate(request, service.generation)
+    client = service.authenticate(
+        request.headers.get("authorization"), request.scope.get(PEER_CERT), service.generation
+    )
     if client is None:
         return _unauthorized()
     if "reload" not in client.methods:

@@ -34,6 +34,7 @@ def uvicorn_config(service: Service, config: ServerConfig) -> uvicorn.Config:
         port=config.port,
         log_level="warning",
         access_log=False,  # our own JSON-lines access log replaces uvicorn's (which would show paths and peers)
+        proxy_headers=False,  # nothing here reads the peer's address; X-Forwarded-* from a client is not trusted
         server_header=False,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=int(config.limits.drain_timeout),
