@@ -52,7 +52,7 @@ from .errors import (
 )
 from .execution import Call
 from .hexutil import to_bytes
-from .policies import Policy, policies_at
+from .policies import Policy, describe_call, policies_at
 from .policies import mapping_slot as mapping_slot  # where it was first defined; tests and users import it here
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class Pending:
 def demands(scope: GrantedScope, account: str, calls: Sequence[Call]) -> list[Demand]:
     """Everything the op (``calls`` from ``account``) would take from the session's limit policies, summed per
     policy config (and token), in the order SmartSession checks them."""
-    from .scope import _describe, match_action
+    from .scope import match_action
 
     session, known = scope.session, policies_at(scope.addresses)
     pid = scope.permission_id
@@ -149,7 +149,7 @@ def demands(scope: GrantedScope, account: str, calls: Sequence[Call]) -> list[De
         what = f"action {action.action_target}:0x{action.action_target_selector.hex()}"
         for policy in action.action_policies:
             kind = known.get(policy.policy)
-            taken = kind.call_demand(call, account, _describe(index, call), index) if kind is not None else None
+            taken = kind.call_demand(call, account, describe_call(index, call), index) if kind is not None else None
             if kind is not None and taken is not None:
                 amount, token = taken
                 add(kind, policy.policy, config, token, amount, what if token is None else f"{what}, token {token}")
@@ -191,6 +191,10 @@ class OnChainLimits:
 
     def invalidate(self, account: str) -> None:
         """Forget what was read for ``account`` (the next check reads the chain again)."""
+        if not self._cache:
+            # nothing read (every op of a session without limits comes here): no lock, no scan. A read cached just
+            # after this test is one the lock would equally have let in just after the scan.
+            return
         who = account.lower()
         with self._lock:
             for key in [k for k in self._cache if k[0] == who]:

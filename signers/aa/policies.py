@@ -12,7 +12,8 @@ ValueLimit, UsageLimit, ERC20SpendingLimit): the encoded bytes follow it, and th
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -83,14 +84,14 @@ def spending_limits_init_data(limits: Sequence[TokenLimit]) -> bytes:
 
 
 # -- reading a grant's init data ---------------------------------------------------------------------------
-def _decode(where: str, name: str, types: tuple[str, ...], init_data: bytes, index: int) -> Any:
+def _decode(c: CallUnderCheck, name: str, types: tuple[str, ...], init_data: bytes) -> Any:
     """A policy's init data, or a refusal: data the check cannot read is data it cannot vouch for."""
     try:
         return _decoded(types, bytes(init_data))
     except Exception:  # eth_abi raises several unrelated types for malformed data
         raise ScopeViolationError(
-            f"{where}: the {name} init data of the grant cannot be decoded",
-            call_index=index,
+            f"{c.where}: the {name} init data of the grant cannot be decoded",
+            call_index=c.index,
             hint="re-export the Session from the granter (Session.to_dict / from_dict)",
         ) from None
 
@@ -103,17 +104,34 @@ def _decoded(types: tuple[str, ...], data: bytes) -> Any:
     return decode(list(types), data)
 
 
+def _in_range(value: int, ref: int) -> bool:
+    return True  # IN_RANGE: left to the chain
+
+
+# A rule's test by its condition (a plain dict of operator functions: each rule of each call is tested on every op)
+_RULE_TESTS: dict[int, Callable[[int, int], bool]] = {
+    ParamCondition.EQUAL: operator.eq,
+    ParamCondition.GREATER_THAN: operator.gt,
+    ParamCondition.LESS_THAN: operator.lt,
+    ParamCondition.GREATER_THAN_OR_EQUAL: operator.ge,
+    ParamCondition.LESS_THAN_OR_EQUAL: operator.le,
+    ParamCondition.NOT_EQUAL: operator.ne,
+    ParamCondition.IN_RANGE: _in_range,
+}
+
+
 def _rule_holds(condition: int, value: int, ref: int) -> bool:
-    if condition not in ParamCondition.__members__.values():
-        return False  # unknown condition: refuse rather than guess
-    return {
-        ParamCondition.EQUAL: value == ref,
-        ParamCondition.GREATER_THAN: value > ref,
-        ParamCondition.LESS_THAN: value < ref,
-        ParamCondition.GREATER_THAN_OR_EQUAL: value >= ref,
-        ParamCondition.LESS_THAN_OR_EQUAL: value <= ref,
-        ParamCondition.NOT_EQUAL: value != ref,
-    }.get(ParamCondition(condition), True)  # IN_RANGE: left to the chain
+    test = _RULE_TESTS.get(condition)
+    return test is not None and test(value, ref)  # unknown condition: refuse rather than guess
+
+
+def _condition_name(condition: int) -> str:
+    return ParamCondition(condition).name if condition in _RULE_TESTS else f"condition {condition} (unknown)"
+
+
+def describe_call(index: int, call: Call) -> str:
+    """How a refusal names a call: ``call #i (to ..., selector ..., value ...)``."""
+    return f"call #{index} (to {call.to}, selector 0x{call.selector.hex()}, value {call.value})"
 
 
 @dataclass(slots=True)
@@ -123,9 +141,13 @@ class CallUnderCheck:
     call: Call
     action: ActionData
     index: int
-    where: str  # "call #i (to ..., selector ..., value ...)", for refusals
     now: int
     value_spent: dict[tuple[str, bytes], int]
+
+    @property
+    def where(self) -> str:
+        """The call as a refusal names it (made only for a refusal: an f-string per call of every op otherwise)."""
+        return describe_call(self.index, self.call)
 
 
 def _word(value: int | str) -> bytes:
@@ -193,23 +215,25 @@ class TimeFramePolicy(Policy):
         return int.from_bytes(init_data[:6], "big"), int.from_bytes(init_data[6:12], "big")
 
     def check_op(self, init_data: bytes, what: str, now: int) -> None:
-        self._check(what, init_data, now, None)
+        refusal = self._refusal(init_data, now)
+        if refusal is not None:
+            raise ScopeViolationError(f"{what}: {refusal[0]}", hint=refusal[1])
 
     def check_call(self, init_data: bytes, c: CallUnderCheck) -> None:
-        self._check(c.where, init_data, c.now, c.index)
+        refusal = self._refusal(init_data, c.now)
+        if refusal is not None:  # the call is named only now: its description is a refusal's, not every op's
+            raise ScopeViolationError(f"{c.where}: {refusal[0]}", call_index=c.index, hint=refusal[1])
 
-    def _check(self, what: str, init_data: bytes, now: int, call_index: int | None) -> None:
+    def _refusal(self, init_data: bytes, now: int) -> tuple[str, str | None] | None:
+        """Why the frame refuses at ``now`` and a hint (None: the error's own), or None if it holds."""
         valid_until, valid_after = self.frame(init_data)
         if valid_until == 0 and valid_after == 0:
-            raise ScopeViolationError(
-                f"{what}: TimeFramePolicy with validUntil = validAfter = 0 always reverts", call_index=call_index
-            )
+            return "TimeFramePolicy with validUntil = validAfter = 0 always reverts", None
         if valid_until != 0 and now > valid_until:
-            raise ScopeViolationError(
-                f"{what}: expired at {valid_until} (now {now})", call_index=call_index, hint="grant a new session"
-            )
+            return f"expired at {valid_until} (now {now})", "grant a new session"
         if now < valid_after:
-            raise ScopeViolationError(f"{what}: not valid before {valid_after} (now {now})", call_index=call_index)
+            return f"not valid before {valid_after} (now {now})", None
+        return None
 
 
 class UniActionPolicy(Policy):
@@ -219,20 +243,19 @@ class UniActionPolicy(Policy):
         return uni_action_init_data(info.rules, info.value_limit or 0) if info.rules else None
 
     def check_call(self, init_data: bytes, c: CallUnderCheck) -> None:
-        ((value_limit, (length, rules)),) = _decode(c.where, self.name, (ACTION_CONFIG_ABI,), init_data, c.index)
+        ((value_limit, (length, rules)),) = _decode(c, self.name, (ACTION_CONFIG_ABI,), init_data)
         if c.call.value > value_limit:
             raise ScopeViolationError(f"{c.where}: value exceeds the per-call limit {value_limit}", call_index=c.index)
-        args = c.call.data[4:]
+        data = c.call.data  # the arguments start after the 4-byte selector
         for condition, offset, _limited, ref, _usage in rules[:length]:
-            word = args[offset : offset + 32]
+            word = data[4 + offset : 36 + offset]
             if len(word) < 32:
                 raise ScopeViolationError(
                     f"{c.where}: calldata too short for the rule at offset {offset}", call_index=c.index
                 )
             if not _rule_holds(condition, int.from_bytes(word, "big"), int.from_bytes(ref, "big")):
                 raise ScopeViolationError(
-                    f"{c.where}: argument at offset {offset} breaks rule "
-                    f"{ParamCondition(condition).name} 0x{ref.hex()}",
+                    f"{c.where}: argument at offset {offset} breaks rule {_condition_name(condition)} 0x{ref.hex()}",
                     call_index=c.index,
                 )
 
@@ -251,7 +274,7 @@ class ValueLimitPolicy(Policy):
         return value_limit_init_data(info.value_limit) if info.value_limit else None
 
     def check_call(self, init_data: bytes, c: CallUnderCheck) -> None:
-        (limit,) = _decode(c.where, self.name, ("uint256",), init_data, c.index)
+        (limit,) = _decode(c, self.name, ("uint256",), init_data)
         key = (c.action.action_target, c.action.action_target_selector)
         spent = c.value_spent[key] = c.value_spent.get(key, 0) + c.call.value
         if spent > limit:

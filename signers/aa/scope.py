@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..hookspecs import hookimpl
 from .addresses import AddressBook, addresses_for
@@ -43,7 +43,7 @@ from .errors import AAConfigurationError, ScopeViolationError, SessionCostError
 from .execution import CALLTYPE_BATCH, CALLTYPE_SINGLE, EXECTYPE_DEFAULT, EXECUTE_SELECTOR, Call, decode_execute
 from .hexutil import BytesLike, to_address, to_bytes, uint
 from .limits import DEFAULT_MAX_AGE, FAIL_CLOSED, OnChainLimits, OnUnreadable
-from .policies import CallUnderCheck, Policy, policies_at
+from .policies import CallUnderCheck, Policy, describe_call, policies_at
 from .sessions import ActionData, Session, decode_use_signature
 from .user_operation import UserOperation
 
@@ -76,10 +76,20 @@ class GrantedScope:
         return self.session.permission_id
 
     @functools.cached_property
+    def pid(self) -> str:
+        """The permission id as refusals spell it (0x hex), made once, not for every op."""
+        return "0x" + self.permission_id.hex()
+
+    @functools.cached_property
+    def policies(self) -> dict[str, Policy]:
+        """``policies_at(addresses)``, kept: its cache would hash the whole AddressBook on every op."""
+        return policies_at(self.addresses)
+
+    @functools.cached_property
     def has_limits(self) -> bool:
         """Whether one of the session's policies keeps an on-chain limit (it can demand something of an op):
         only then are the limits read before signing and the op counted as pending after. Worked out once."""
-        known = policies_at(self.addresses)
+        known = self.policies
         policies = [*self.session.user_op_policies, *(p for a in self.session.actions for p in a.action_policies)]
         return any(_keeps_limit(known.get(p.policy)) for p in policies)
 
@@ -285,27 +295,31 @@ def scope_check_disabled() -> Iterator[None]:
 
 # -- the checks --------------------------------------------------------------------------------------------
 def match_action(session: Session, call: Call) -> ActionData | None:
-    """The granted action SmartSession checks ``call`` against: its target and selector, else the fallback."""
-    return next(
-        (a for a in session.actions if a.action_target == call.to and a.action_target_selector == call.selector),
-        None,
-    ) or next(
-        (
-            a
-            for a in session.actions
-            if a.action_target == FALLBACK_TARGET and a.action_target_selector == FALLBACK_SELECTOR
-        ),
-        None,
-    )
-
-
-def _describe(index: int, call: Call) -> str:
-    return f"call #{index} (to {call.to}, selector 0x{call.selector.hex()}, value {call.value})"
+    """The granted action SmartSession checks ``call`` against: its target and selector, else the fallback
+    (the first of each; one pass over the actions)."""
+    to, selector = call.to, call.selector
+    fallback = None
+    for action in session.actions:
+        target = action.action_target
+        if target == to and action.action_target_selector == selector:
+            return action
+        if fallback is None and target == FALLBACK_TARGET and action.action_target_selector == FALLBACK_SELECTOR:
+            fallback = action
+    return fallback
 
 
 def _check_cost(op: UserOperation, scope: GrantedScope, max_cost_wei: int | None) -> None:
     """The op's maximum cost against the tighter of the session's bound (or the default) and the call's."""
-    pid = "0x" + scope.permission_id.hex()
+    bound = DEFAULT_SESSION_MAX_COST_WEI if scope.max_cost_wei is None else scope.max_cost_wei
+    if max_cost_wei is not None and max_cost_wei < bound:
+        bound = max_cost_wei
+    if op.max_cost_wei > bound:
+        _refuse_cost(op, scope, max_cost_wei)
+
+
+def _refuse_cost(op: UserOperation, scope: GrantedScope, max_cost_wei: int | None) -> NoReturn:
+    """Raise the SessionCostError of an op over its bound, naming the bound that held and where it came from."""
+    pid = scope.pid
     if scope.max_cost_wei is not None:
         bound, source = scope.max_cost_wei, f"the bound {scope.max_cost_wei} wei registered with session {pid}"
         hint: str | None = None  # SessionCostError's own: register a higher bound
@@ -319,13 +333,11 @@ def _check_cost(op: UserOperation, scope: GrantedScope, max_cost_wei: int | None
     if max_cost_wei is not None and max_cost_wei < bound:
         bound, source = max_cost_wei, f"the per-call bound {max_cost_wei} wei (max_cost_wei)"
         hint = "raise the call's max_cost_wei (the session's bound still holds), or use another bundler"
-    cost = op.max_cost_wei
-    if cost > bound:
-        raise SessionCostError(
-            f"the op could cost up to {cost} wei ({op.max_gas} gas at maxFeePerGas {op.max_fee_per_gas} wei), "
-            f"over {source}; nothing was signed",
-            hint=hint,
-        )
+    raise SessionCostError(
+        f"the op could cost up to {op.max_cost_wei} wei ({op.max_gas} gas at maxFeePerGas {op.max_fee_per_gas} wei), "
+        f"over {source}; nothing was signed",
+        hint=hint,
+    )
 
 
 def check_scope(
@@ -339,27 +351,28 @@ def check_scope(
     """Raise ScopeViolationError naming the first thing in ``op`` that ``scope`` does not grant, or a
     SessionCostError if it could cost more than its bound (``max_cost_wei``: a per-call bound, tighter only)."""
     now = int(time.time()) if now is None else now
-    session, book = scope.session, scope.addresses
-    pid = "0x" + scope.permission_id.hex()
+    session = scope.session
     if scope.account is not None and op.sender != scope.account:
-        raise ScopeViolationError(f"permission {pid} was granted on {scope.account}, not on {op.sender}")
+        raise ScopeViolationError(f"permission {scope.pid} was granted on {scope.account}, not on {op.sender}")
     if chain_id is not None and session.chain_id is not None and chain_id != session.chain_id:
-        raise ScopeViolationError(f"permission {pid} was granted on chain {session.chain_id}, not chain {chain_id}")
+        raise ScopeViolationError(
+            f"permission {scope.pid} was granted on chain {session.chain_id}, not chain {chain_id}"
+        )
     if op.factory is not None:
         # the account's own factory data names its owner, not the session key; the SDK never sends one
         raise ScopeViolationError(
-            f"session {pid}: the op deploys its account (factory {op.factory}); a session key acts only on a "
+            f"session {scope.pid}: the op deploys its account (factory {op.factory}); a session key acts only on a "
             "deployed account",
             hint="deploy the account with an owner op first (install_smart_sessions does), then send without factory",
         )
-    known = policies_at(book)
+    known = scope.policies
     for policy in session.user_op_policies:
         kind = known.get(policy.policy)
         if kind is not None:
-            kind.check_op(policy.init_data, f"session {pid}", now)
+            kind.check_op(policy.init_data, f"session {scope.pid}", now)
     if op.paymaster is not None and not session.permit_erc4337_paymaster:
         raise ScopeViolationError(
-            f"session {pid} was granted without paymaster permission, but the op uses paymaster {op.paymaster}",
+            f"session {scope.pid} was granted without paymaster permission, but the op uses paymaster {op.paymaster}",
             hint="grant the session with a paymaster (permitERC4337Paymaster) or send without one",
         )
     if op.call_data[:4] != EXECUTE_SELECTOR:
@@ -373,15 +386,14 @@ def check_scope(
         )
     if not decoded.calls:
         raise ScopeViolationError(
-            f"session {pid}: the batch executes no call; a session op must execute at least one granted call",
+            f"session {scope.pid}: the batch executes no call; a session op must execute at least one granted call",
             hint="send at least one call",
         )
     value_spent: dict[tuple[str, bytes], int] = {}
     for index, call in enumerate(decoded.calls):
-        where = _describe(index, call)
         if call.to == op.sender and call.selector == EXECUTE_SELECTOR:
             raise ScopeViolationError(
-                f"{where}: a session may not call execute on the account itself", call_index=index
+                f"{describe_call(index, call)}: a session may not call execute on the account itself", call_index=index
             )
         action = match_action(session, call)
         if action is None:
@@ -389,11 +401,11 @@ def check_scope(
                 ", ".join(f"{a.action_target}:0x{a.action_target_selector.hex()}" for a in session.actions) or "nothing"
             )
             raise ScopeViolationError(
-                f"{where} is outside session {pid} (granted: {granted})",
+                f"{describe_call(index, call)} is outside session {scope.pid} (granted: {granted})",
                 call_index=index,
                 hint="call a granted target and function, or grant a session that includes it",
             )
-        under_check = CallUnderCheck(call, action, index, where, now, value_spent)
+        under_check = CallUnderCheck(call, action, index, now, value_spent)
         for policy in action.action_policies:
             kind = known.get(policy.policy)
             if kind is not None:  # every policy of a registered Session is known (_check_policies_known)

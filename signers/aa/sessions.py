@@ -272,9 +272,10 @@ class Session:
         # a pure function of frozen fields, asked for several times per signed op (~0.4 ms of eth-abi each)
         return permission_id(self)
 
-    @property
+    @functools.cached_property
     def session_key(self) -> str:
-        """The (single) owner in the OwnableValidator init data: the session key's address."""
+        """The (single) owner in the OwnableValidator init data: the session key's address (a pure function of a
+        frozen field, read on every signed op: worked out once)."""
         owners = self.session_validator_init_data[96:]
         return to_address(owners[12:32]) if len(owners) >= 32 else ""
 
