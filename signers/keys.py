@@ -57,6 +57,8 @@ class PublicKey:
     address: str = field(init=False)  # EIP-55 checksummed
     address_bytes: bytes = field(init=False, repr=False)
     _c: Any = field(init=False, repr=False, compare=False)  # libsecp256k1's parsed form, for fast compare
+    # Q.x as an int, read from the point once: every self-check of a signature by this key (signature.py) uses it
+    x: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parsed = ffi.new("secp256k1_pubkey *")
@@ -70,6 +72,7 @@ class PublicKey:
         object.__setattr__(self, "address_bytes", address_bytes)
         object.__setattr__(self, "address", to_checksum_address(address_bytes))
         object.__setattr__(self, "_c", parsed)
+        object.__setattr__(self, "x", int.from_bytes(self.point[1:33], "big"))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PublicKey:

@@ -196,14 +196,14 @@ class Signature:
 def _recovery_id(r: int, s: int, digest: bytes, key: PublicKey) -> int | None:
     """0 or 1 if (r, s) over ``digest`` is ``key``'s signature; None if not, or if Q.x >= n (then Q.x cannot
     stand as r' of a recoverable signature, and the caller recovers both candidates). See the module docstring."""
-    qx = int.from_bytes(key.point[1:33], "big")
+    qx = key.x
     if qx >= N:
         return None
     s_inv = int(gmpy2.invert(s, N))
     s_prime = qx * r % N * s_inv % N
     z_prime = -qx * int.from_bytes(digest, "big") % N * s_inv % N
     nonce_point = _recover(
-        qx.to_bytes(32, "big") + s_prime.to_bytes(32, "big"), key.point[64] & 1, z_prime.to_bytes(32, "big")
+        key.point[1:33] + s_prime.to_bytes(32, "big"), key.point[64] & 1, z_prime.to_bytes(32, "big")
     )
     if nonce_point is None:
         return None

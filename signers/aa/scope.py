@@ -117,6 +117,8 @@ class ScopeRegistry:
         self._revoked_keys: frozenset[str] = frozenset()
         # one limits reader per (node, on_unreadable, max_age): sessions read through one node share its cache
         self._limits: dict[tuple[int, str, float], tuple[NodeClient | None, OnChainLimits]] = {}
+        # its readers, which every signed op invalidates: kept, not listed under the lock on every op
+        self._readers: tuple[OnChainLimits, ...] = ()
 
     def limits_for(
         self, node: NodeClient | None, on_unreadable: OnUnreadable = FAIL_CLOSED, max_age: float = DEFAULT_MAX_AGE
@@ -127,18 +129,16 @@ class ScopeRegistry:
             known = self._limits.get(key)
             if known is None:
                 known = self._limits[key] = (node, OnChainLimits(node, max_age=max_age, on_unreadable=on_unreadable))
+                self._readers = (*self._readers, known[1])
             return known[1]
 
     def signed(self, op: UserOperation) -> None:
         """``op`` was signed: a session op takes its share of its limits until included, and what was read of its
         account's limits is stale."""
-        with self._lock:
-            readers = [reader for _, reader in self._limits.values()]
-        pid = _permission_id(op)
-        scope = self.get(pid) if pid is not None else None
+        scope = self.granted(_permission_id(op))
         if scope is not None and scope.has_limits:
             scope.limits.signed(scope, op, decode_execute(op.call_data).calls)
-        for reader in readers:
+        for reader in self._readers:
             reader.invalidate(op.sender)
 
     def register(
@@ -202,6 +202,13 @@ class ScopeRegistry:
     def get(self, permission_id: BytesLike) -> GrantedScope | None:
         with self._lock:
             return self._scopes.get(to_bytes(permission_id, "permission_id", 32))
+
+    def granted(self, permission_id: bytes | None) -> GrantedScope | None:
+        """``get`` for the permission id read from an op (32 bytes already, or None: no USE stub)."""
+        if permission_id is None:
+            return None
+        with self._lock:
+            return self._scopes.get(permission_id)
 
     def session_keys(self) -> frozenset[str]:
         """The (lowercase) addresses of every key registered as a session key, now or before."""
@@ -478,7 +485,7 @@ class SessionScopeCheck:
                 max_cost_wei=max_cost_wei,
             )  # fmt: skip
             return
-        scope = self.registry.get(pid) if pid is not None else None
+        scope = self.registry.granted(pid)
         if scope is None:
             use_shaped = pid is not None and len(op.signature) == 1 + 32 + 65  # 0x00 ‖ permissionId ‖ r‖s‖v
             if session_module or use_shaped:
