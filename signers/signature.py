@@ -199,9 +199,9 @@ def _recovery_id(r: int, s: int, digest: bytes, key: PublicKey) -> int | None:
     qx = key.x
     if qx >= N:
         return None
-    s_inv = int(gmpy2.invert(s, N))
-    s_prime = qx * r % N * s_inv % N
-    z_prime = -qx * int.from_bytes(digest, "big") % N * s_inv % N
+    q_over_s = qx * int(gmpy2.invert(s, N)) % N  # shared by s' and z'
+    s_prime = r * q_over_s % N
+    z_prime = -int.from_bytes(digest, "big") * q_over_s % N
     nonce_point = _recover(
         key.point[1:33] + s_prime.to_bytes(32, "big"), key.point[64] & 1, z_prime.to_bytes(32, "big")
     )
