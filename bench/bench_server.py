@@ -9,7 +9,9 @@ CPU time over N sequential requests, minus the in-process CPU of the same N sign
 self-check and device call both sides do; target <= 400 us); the same latency through the Python client backend
 (``signers+http``, which also checks the signature it gets). For SoftHSM: throughput with 32 concurrent clients
 through the service against in-process signing on one thread (target >= 0.6), the load generator on the same
-cores as the service, for the key signed in the service's thread pool and in a ``processes = 2`` SigningPool.
+cores as the service (bench/load.py: 32 keep-alive connections on one event loop, every answer checked and
+each connection's last signature recovered), for the key signed in its own threads and in a ``processes = 2``
+SigningPool.
 Rounds alternate the two sides, so that load from other processes hits both alike.
 The token is a private SoftHSM under .state/softhsm/bench-server-<pid>/ (removed at the end).
 """
@@ -23,7 +25,6 @@ import os
 import secrets
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import Row, print_table  # noqa: E402
+from bench.load import concurrent_rate  # noqa: E402
 from signers.testing.server import RunningServer, ServerFactory  # noqa: E402
 
 GROUP = "server"
@@ -42,6 +44,7 @@ KEY_ENV = "SIGNERS_BENCH_SERVER_LOCAL_KEY"
 TOKEN_ENV = "SIGNERS_BENCH_SERVER_TOKEN"
 MESSAGE = b"bench: a payment instruction of 48 bytes, signed"
 CLIENTS = 32
+THROUGHPUT_ROUNDS = 5
 ROUNDS = 9
 PER_ROUND = 60
 CPU_REQUESTS = 1500
@@ -127,31 +130,21 @@ def _service_cpu(pid: int, service: Callable[[], object], local: Callable[[], ob
     return server, (time.process_time() - start) / CPU_REQUESTS
 
 
-def _concurrent_rate(port: int, token: str, address: str, seconds: float) -> float:
-    callers = [Caller(port, token, address) for _ in range(CLIENTS)]
-    counts = [0] * CLIENTS
-    stop = threading.Event()
-    start_line = threading.Barrier(CLIENTS + 1)
+def _concurrent_rate(port: int, token: str, address: str, seconds: float) -> tuple[float, float]:
+    """(answers per second of CLIENTS connections signing back to back, the load generator's CPU per answer);
+    the last signature of every connection must recover to ``address``."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
 
-    def work(index: int) -> None:
-        call = callers[index]
-        call()  # connect before the clock starts
-        start_line.wait()
-        while not stop.is_set():
-            call()
-            counts[index] += 1
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    start_line.wait()
-    started = time.perf_counter()
-    time.sleep(seconds)  # the measuring window: the workers run for it
-    stop.set()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    return sum(counts) / elapsed
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "personal_sign", "params": ["0x" + MESSAGE.hex(), address]}
+    cpu = time.process_time()
+    load = concurrent_rate(port, token, payload, CLIENTS, seconds)
+    cpu = (time.process_time() - cpu) / (load.rate * seconds)
+    if len(load.results) != CLIENTS:
+        raise RuntimeError(f"{CLIENTS - len(load.results)} of {CLIENTS} connections got no answer")
+    for signature in load.results:
+        assert Account.recover_message(encode_defunct(MESSAGE), signature=signature) == address
+    return load.rate, cpu
 
 
 def run() -> list[Row]:
@@ -242,11 +235,13 @@ def run() -> list[Row]:
                         )
                     )
                 if name.startswith("softhsm"):
-                    rates, ratios = [], []
-                    for _ in range(3):
+                    rates, ratios, loader = [], [], []
+                    for _ in range(THROUGHPUT_ROUNDS):
                         one = 1 / _per_call(local, 1500)
-                        rates.append(_concurrent_rate(port, token, signer.address, 3.0))
-                        ratios.append(rates[-1] / one)
+                        rate, cpu = _concurrent_rate(port, token, signer.address, 3.0)
+                        rates.append(rate)
+                        ratios.append(rate / one)
+                        loader.append(cpu)
                     rows.append(
                         Row(
                             GROUP,
@@ -255,7 +250,8 @@ def run() -> list[Row]:
                             "sig/s",
                             statistics.median(ratios),
                             "in-process, 1 thread",
-                            "target >= 0.6; load generator on the same cores; median of paired rounds",
+                            f"target >= 0.6; load generator on the same cores "
+                            f"({statistics.median(loader) * 1e6:.0f} us CPU per answer); median of paired rounds",
                         )
                     )
                 remote.close()

@@ -26,6 +26,10 @@ class Backend(ABC):
     #: how many times the core asks again after a signature fails its self-check (a device bug, such as
     #: SoftHSM's intermittent invalid secp256k1 signatures); 0 for services that never do that
     invalid_signature_retries: ClassVar[int] = 0
+    #: how many ``sign`` calls the backend serves at once in one process; None: no bound of its own (a
+    #: network service). PKCS#11 serialises calls into a module (one lock), so a dispatcher such as the
+    #: signing service gives such a key that many threads plus one, not a pool's worth waiting on the lock
+    concurrent_calls: int | None = None
 
     @abstractmethod
     def public_key(self) -> PublicKey:

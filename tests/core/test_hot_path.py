@@ -77,3 +77,15 @@ def test_self_check_gives_coincurves_recovery_id_for_low_and_high_s() -> None:
             assert signature.recover(digest) == key.address
         parities.add(recid)
     assert parities == {0, 1}
+
+
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=100)))
+def test_personal_messages_are_what_eth_account_encodes(message: bytes | str) -> None:
+    from eth_account.messages import encode_defunct
+
+    from signers.hashing import as_signable
+
+    expected = encode_defunct(primitive=message) if isinstance(message, bytes) else encode_defunct(text=message)
+    assert as_signable(message) == expected
+    if isinstance(message, bytes):
+        assert as_signable(bytearray(message)) == expected

@@ -45,6 +45,7 @@ log = logging.getLogger("signers.pkcs11")
 class Pkcs11Backend(Backend):
     signature_format = "rs"
     invalid_signature_retries = 3
+    concurrent_calls = 1  # the module lock (signers_pkcs11.module) lets one call in at a time
 
     def __init__(self, uri: Pkcs11URI) -> None:
         self._uri = uri

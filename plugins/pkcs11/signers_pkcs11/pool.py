@@ -135,6 +135,7 @@ class PoolBackend(Backend):
         self._pool = pool
         self._public_key = public_key
         self._description = description  # the workers' own: the audit trail names the key as a direct signer would
+        self.concurrent_calls = pool.processes  # a call per worker
 
     def public_key(self) -> PublicKey:
         return self._public_key

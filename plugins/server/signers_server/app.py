@@ -65,7 +65,7 @@ def load_generation(number: int, config: ServerConfig) -> Generation:
     """Open the keys, then register what the scope check must know (address books, granted sessions). A
     failure leaves the process as it was: the keys are closed and the sessions registered here taken back."""
     books, granted = address_books(config), granted_sessions(config)
-    keyring = Keyring.load(config.keys)
+    keyring = Keyring.load(config.keys, config.limits.signing_threads)
     previous = {chain_id: addresses_for(chain_id) for chain_id in books}  # CANONICAL where none was registered
     try:
         for chain_id, book in books.items():

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import INTERNAL_ERROR, INVALID_REQUEST, LIMIT_EXCEEDED, UNAUTHORIZED, RpcError
 from .limits import BodyTimeout, BodyTooLarge, read_body
+from .onewrite import HOLD
 from .rpc import error_answer, parse_body, rate_limited_answer, run_batch, run_call
 from .tls import SCOPE_KEY as PEER_CERT
 
@@ -32,8 +33,12 @@ log = logging.getLogger("signers_server")
 _JSON = (b"content-type", b"application/json")
 
 
-async def answer(send: Send, payload: Any, status: int = 200) -> None:
-    """A JSON answer (or 204 without a body for ``None``: a notification or a batch of them)."""
+async def answer(scope: Scope, send: Send, payload: Any, status: int = 200) -> None:
+    """A JSON answer (or 204 without a body for ``None``: a notification or a batch of them), in one socket
+    write where the HTTP protocol offers it (``onewrite``)."""
+    hold = scope.get(HOLD)
+    if hold is not None:
+        hold()
     if payload is None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
@@ -69,7 +74,7 @@ class RpcEndpoint:
             status, payload = 500, error_answer(RpcError(INTERNAL_ERROR, f"internal error ({type(exc).__name__})"))
         finally:
             service.metrics.in_flight.dec()
-        await answer(send, payload, status)
+        await answer(scope, send, payload, status)
 
     async def _serve(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
         service = self.service

@@ -1,8 +1,12 @@
 """The loaded keys: one ``Signer`` per configured name, and how a signature is run.
 
 Backends with a native async path (Cloud KMS) are awaited with ``Signer.asign_*``; the others run the
-synchronous ``Signer.sign_*`` in one bounded thread pool, so a slow HSM never blocks the event loop and never
-gets more threads than configured. The caller's context (the client's name) follows the call into the pool.
+synchronous ``Signer.sign_*`` in threads (``lanes.Lane``), so a slow HSM never blocks the event loop and never
+gets more threads than configured. A key whose backend serves a bounded number of calls at once
+(``Backend.concurrent_calls``: a PKCS#11 module's lock, a process pool's workers) has a lane of its own with
+that many threads plus one (the next request's policies and conversion run while the device signs); the
+other keys share one lane of ``limits.signing_threads``. More threads than a module lets in would only queue
+on its lock, each taking the GIL back and forth. The caller's context (the client's name) follows the call.
 Nothing signs on the loop, not even an in-memory key: the policies and the audit trail's insert run with every
 signature, and a slow trail (a locked SQLite file, a distant PostgreSQL) or node (a scope check's on-chain
 limit read) must hold only that request.
@@ -10,12 +14,9 @@ limit read) must hold only that request.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import contextvars
 import functools
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from signers import Backend, Signer
 from signers.errors import ConfigurationError
 
 from .config import KeyConfig
+from .lanes import Lane
 
 
 def has_native_async(backend: Backend) -> bool:
@@ -36,8 +38,9 @@ class Key:
     name: str
     signer: Signer
     native_async: bool
-    close: Callable[[], None]  # the signer's, or its process pool's
+    close: Callable[[], None]  # the signer's, or its process pool's; and the key's lane
     check: Callable[[], object]  # reaches the device (a health check): the backend's public key read, or a worker's
+    lane: Lane | None = None  # its own threads (a backend with concurrent_calls), or None: the shared lane
 
     @property
     def address(self) -> str:
@@ -57,13 +60,14 @@ class Keyring:
         self.by_address = {key.address.lower(): key for key in keys.values()}
 
     @classmethod
-    def load(cls, configs: Mapping[str, KeyConfig]) -> Keyring:
-        """Open every key; on any failure close those already opened and raise (naming the key)."""
+    def load(cls, configs: Mapping[str, KeyConfig], threads: int) -> Keyring:
+        """Open every key (``threads``: the most any key's own lane gets); on any failure close those already
+        opened and raise (naming the key)."""
         loaded: dict[str, Key] = {}
         try:
             for name, config in configs.items():
                 try:
-                    key = _open(config)
+                    key = _open(config, threads)
                 except signers.SignerError as error:
                     raise ConfigurationError(f"keys.{name}: {type(error).__name__}: {error}") from None
                 loaded[name] = key
@@ -82,60 +86,46 @@ class Keyring:
                 key.close()
 
 
-def _open(config: KeyConfig) -> Key:
+def _open(config: KeyConfig, threads: int) -> Key:
     if config.processes is None:
         signer = signers.load_signer(config.uri)
-        return Key(config.name, signer, has_native_async(signer.backend), signer.close, signer.backend.public_key)
-    try:
-        from signers_pkcs11.pool import SigningPool
-    except ImportError:
-        raise ConfigurationError("processes= needs the signers-pkcs11 plugin installed") from None
-    # PKCS#11 on several cores: the pool's Signer runs policies, self-check and audit here, workers only sign
-    pool = SigningPool(config.uri, processes=config.processes)
-    return Key(config.name, pool.signer, False, pool.close, pool.check)  # the pool's Signer holds a cached key
+        close, check = signer.close, signer.backend.public_key
+    else:
+        try:
+            from signers_pkcs11.pool import SigningPool
+        except ImportError:
+            raise ConfigurationError("processes= needs the signers-pkcs11 plugin installed") from None
+        # PKCS#11 on several cores: the pool's Signer runs policies, self-check and audit here, workers only sign
+        pool = SigningPool(config.uri, processes=config.processes)
+        signer, close, check = pool.signer, pool.close, pool.check  # the pool's Signer holds a cached key
+    native_async = has_native_async(signer.backend)
+    bound = signer.backend.concurrent_calls
+    if native_async or bound is None:
+        return Key(config.name, signer, native_async, close, check)
+    lane = Lane(min(bound + 1, threads), f"signers-serve-{config.name}")
+
+    def close_both() -> None:
+        lane.close()  # the calls already queued finish on the open key first
+        close()
+
+    return Key(config.name, signer, native_async, close_both, check, lane)
 
 
 class Runner:
-    """Runs ``Signer`` methods: natively async ones on the loop, others in the bounded pool.
-
-    A pooled call hands the thread a closure that settles an asyncio future with one ``call_soon_threadsafe``
-    (``run_in_executor`` chains a second, concurrent future to it: more Python on the loop per signature). A
-    call whose request was given up (timed out, cancelled) before a thread took it up is dropped unsigned."""
+    """Runs ``Signer`` methods: natively async ones on the loop, the others in their key's lane or the shared one
+    (which also runs the service's other blocking work: health checks, loading a configuration)."""
 
     def __init__(self, threads: int) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="signers-serve")
+        self.shared = Lane(threads, "signers-serve")
 
     async def call(self, key: Key, method: str, *args: Any, **kwargs: Any) -> Any:
         if key.native_async:  # Signer._asign runs the policies and the audit hooks in a worker thread
             return await getattr(key.signer, "a" + method)(*args, **kwargs)
-        return await self.run_sync(functools.partial(getattr(key.signer, method), *args, **kwargs))
+        call = functools.partial(getattr(key.signer, method), *args, **kwargs)
+        return await (key.lane or self.shared).run(call)
 
     async def run_sync(self, function: Callable[..., Any], *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        context = contextvars.copy_context()  # acting_for(client) must reach the audit hook in the thread
-
-        def job() -> None:
-            if future.cancelled():
-                return
-            try:
-                result = context.run(function, *args)
-            except BaseException as error:  # noqa: BLE001 - handed to the awaiting request, which raises it
-                loop.call_soon_threadsafe(_settle, future, None, error)
-            else:
-                loop.call_soon_threadsafe(_settle, future, result, None)
-
-        self.pool.submit(job)
-        return await future
+        return await self.shared.run(function, *args)
 
     def shutdown(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=False)
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():  # the request timed out meanwhile: nobody awaits this answer
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+        self.shared.close()

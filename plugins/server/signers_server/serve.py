@@ -13,11 +13,12 @@ from signers.secrets import read_secret
 
 from .app import Service, build_app
 from .config import ServerConfig
+from .onewrite import OneWriteProtocol
 from .tls import PeerCertificateProtocol, TlsProtocol
 
 
 def uvicorn_config(service: Service, config: ServerConfig) -> uvicorn.Config:
-    options: dict[str, object] = {}
+    options: dict[str, object] = {"http": OneWriteProtocol}  # TLS replaces it below (h11 there)
     if config.tls is not None:
         options["ssl_certfile"] = str(config.tls.cert)
         options["ssl_keyfile"] = str(config.tls.key)
