@@ -72,3 +72,43 @@ def test_a_pool_never_returns_a_signature_of_a_re_pointed_key(softhsm: SoftHSMTo
                 assert original in str(error)
                 continue
             assert all(s.recover(d) == original for s, d in zip(signatures, digests, strict=True))
+
+
+def test_threads_sign_at_once_through_the_pool(pkcs11_key_uri: str) -> None:
+    """Each call takes an idle worker of its own (the signing service's lane threads do this): 8 threads on 2
+    workers, every signature recovers to the key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with SigningPool(pkcs11_key_uri, processes=2) as pool:
+
+        def work(thread: int) -> bool:
+            digests = [keccak(b"thread %d/%d" % (thread, i)) for i in range(25)]
+            return all(pool.sign_digest(d).recover(d) == pool.address for d in digests)
+
+        with ThreadPoolExecutor(8) as executor:
+            assert all(executor.map(work, range(8)))
+
+
+def test_a_worker_killed_under_the_pool_breaks_it_and_says_so(pkcs11_key_uri: str) -> None:
+    import os
+    import signal
+
+    with SigningPool(pkcs11_key_uri, processes=1) as pool:
+        digest = keccak(b"before the kill")
+        assert pool.sign_digest(digest).recover(digest) == pool.address
+        (worker,) = pool._workers
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.join(5)
+        with pytest.raises(signers.BackendUnavailableError, match="worker .* gone") as gone:
+            pool.sign_digest(keccak(b"after the kill"))
+        assert "start a new SigningPool" in gone.value.hint
+        with pytest.raises(signers.BackendUnavailableError, match="broken"):
+            pool.sign_digest(keccak(b"and after that"))
+
+
+def test_a_closed_pool_signs_nothing(pkcs11_key_uri: str) -> None:
+    pool = SigningPool(pkcs11_key_uri, processes=1)
+    pool.close()
+    assert not any(worker.process.is_alive() for worker in pool._workers)
+    with pytest.raises(signers.BackendUnavailableError, match="closed"):
+        pool.sign_digest(keccak(b"after close"))
