@@ -20,6 +20,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from signers.errors import BackendUnavailableError
+
 
 class Lane:
     def __init__(self, threads: int, name: str) -> None:
@@ -38,7 +40,9 @@ class Lane:
     async def run(self, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)`` in one of the lane's threads, with the caller's context (its client name)."""
         if self._closed:
-            raise RuntimeError("the service is shutting down")
+            raise BackendUnavailableError(
+                "the service is shutting down or replacing this key (reload)", hint="retry the call; nothing was signed"
+            )
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         context = contextvars.copy_context()
