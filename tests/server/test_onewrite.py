@@ -8,7 +8,6 @@ import socket
 
 from signers_server.onewrite import _HoldingTransport
 
-
 _streams: list[object] = []  # the writers stay referenced: a collected StreamWriter closes its transport
 
 
