@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
+import json
+import socket
 import ssl
 from pathlib import Path
 
@@ -135,3 +137,14 @@ def test_cors_off_by_default_and_the_default_hosts(signers_server):
     for host, status in (("[::1]:8550", 200), ("localhost", 200), ("[::2]:8550", 400), ("127.0.0.1.evil.example", 400)):
         answer = httpx.post(server.url, json=body, headers={**server.headers("app"), "Host": host})
         assert answer.status_code == status, host
+    # a Host header cannot smuggle another host in before an allowed one (raw HTTP: clients never send two)
+    raw = json.dumps(body).encode()
+    port = int(server.url.rsplit(":", 1)[1].strip("/"))
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            f"POST / HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token('app')}"
+            f"\r\nContent-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n".encode()
+            + raw
+        )
+        sock.settimeout(10)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 400 ")

@@ -30,7 +30,7 @@ from .auth import bearer_token, client_for_certificate, client_for_token
 from .config import ClientConfig, ConfigError, ServerConfig, address_books, granted_sessions, load_config
 from .endpoint import RpcEndpoint
 from .errors import METHOD_NOT_FOUND, RpcError
-from .hosts import HostAllowlist
+from .hosts import AllowedHosts, HostAllowlist
 from .keyring import Keyring, Runner
 from .limits import RateLimiter
 from .metrics import Metrics
@@ -180,7 +180,7 @@ class Front:
     everything else (REST, lifespan, wrong methods) to the Starlette app. With CORS configured every request
     goes through Starlette, whose CORS middleware then answers preflights and adds the headers."""
 
-    def __init__(self, starlette: Starlette, rpc: RpcEndpoint, hosts: HostAllowlist | None) -> None:
+    def __init__(self, starlette: Starlette, rpc: RpcEndpoint, hosts: AllowedHosts | None) -> None:
         self.starlette = starlette
         self.rpc = rpc
         self.hosts = hosts  # None: no direct path
@@ -220,7 +220,7 @@ def build_app(service: Service) -> Front:
     rpc = RpcEndpoint(service)
     routes = [Route("/", rpc, methods=["POST"]), *rest.routes()]
     starlette = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    return Front(starlette, rpc, None if config.cors_origins else HostAllowlist(None, hosts))
+    return Front(starlette, rpc, None if config.cors_origins else AllowedHosts(hosts))
 
 
 def create_service(path: str | Path) -> Service:

@@ -17,11 +17,10 @@ def host_of(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
-class HostAllowlist:
-    """ASGI middleware (for the Starlette app); ``allows`` and ``refuse`` also serve ``app.Front``."""
+class AllowedHosts:
+    """The hosts a request may name; ``app.Front`` asks it directly, the Starlette app through ``HostAllowlist``."""
 
-    def __init__(self, app: Any, allowed: Iterable[str]) -> None:
-        self.app = app
+    def __init__(self, allowed: Iterable[str]) -> None:
         self.allowed = frozenset(host.lower() for host in allowed)
 
     def allows(self, scope: Any) -> bool:
@@ -39,8 +38,16 @@ class HostAllowlist:
     async def refuse(scope: Any, receive: Any, send: Any) -> None:
         await PlainTextResponse("Invalid host header", status_code=400)(scope, receive, send)
 
+
+class HostAllowlist:
+    """ASGI middleware: a request naming a host not allowed gets a 400, before any route runs."""
+
+    def __init__(self, app: Any, allowed: Iterable[str]) -> None:
+        self.app = app
+        self.hosts = AllowedHosts(allowed)
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] in ("http", "websocket") and not self.allows(scope):
-            await self.refuse(scope, receive, send)
+        if scope["type"] in ("http", "websocket") and not self.hosts.allows(scope):
+            await self.hosts.refuse(scope, receive, send)
             return
         await self.app(scope, receive, send)
