@@ -189,10 +189,10 @@ class PoolBackend(Backend):
                     if worker is None:
                         break
                     running.append(worker)
-                    pool._send(worker, ("sign", (chunks[sent],)))
+                    worker.send(("sign", (chunks[sent],)))
                     sent += 1
                 worker = running.pop(0)
-                status, value = pool._receive(worker)
+                status, value = worker.receive()
                 pool._give_back(worker)
                 if status == "error":
                     _raise(value)
@@ -202,7 +202,7 @@ class PoolBackend(Backend):
         finally:
             for worker in running:  # an abandoned call (a refusal, an error): its batches are read and dropped
                 with contextlib.suppress(SignerError):
-                    pool._receive(worker)
+                    worker.receive()
                     pool._give_back(worker)
 
     def _check_key(self, point: bytes) -> None:
@@ -218,14 +218,12 @@ class PoolBackend(Backend):
             )
 
 
-class _WorkerGone(BackendUnavailableError):
-    """A worker process died (or was stopped) under a call: the pool is broken, as a process pool would be."""
-
-
 class _Worker:
-    """One worker process and the parent's end of its pipe."""
+    """One worker process and the parent's end of its pipe. A worker that dies (or is stopped) under a call
+    sets ``broken``, the pool's: the pool is broken, as a process pool would be."""
 
-    def __init__(self, context: Any, uri: str, lock: Any) -> None:
+    def __init__(self, context: Any, uri: str, lock: Any, broken: threading.Event) -> None:
+        self.broken = broken
         self.connection, child = context.Pipe(duplex=True)
         self.process = context.Process(target=_serve, args=(child, uri, lock), daemon=True)
         self.process.start()
@@ -246,10 +244,11 @@ class _Worker:
         self.tasks += 1
         return answer
 
-    def _died(self, exc: BaseException) -> _WorkerGone:
+    def _died(self, exc: BaseException) -> BackendUnavailableError:
+        self.broken.set()
         self.process.join(0.5)
         code = self.process.exitcode
-        return _WorkerGone(
+        return BackendUnavailableError(
             f"pkcs11 pool worker {self.process.pid}: gone ({type(exc).__name__}; exit code {code})",
             hint="a worker process died (see its exit in the logs) or the pool was closed: start a new "
             "SigningPool; nothing of this call was returned",
@@ -295,14 +294,14 @@ class SigningPool:
         self._workers: list[_Worker] = []
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._closed = False
-        self._broken = False
+        self._broken = threading.Event()  # set by a worker that died under a call
         self._replacing = threading.Lock()
         try:
-            self._workers = [_Worker(self._context, uri, self._load_lock) for _ in range(self.processes)]
+            self._workers = [self._new_worker() for _ in range(self.processes)]
             # the workers load the key up front (and show it is the same key): errors surface here
             for worker in self._workers:
-                self._send(worker, ("public_key", ()))
-            results = [self._receive(worker) for worker in self._workers]
+                worker.send(("public_key", ()))
+            results = [worker.receive() for worker in self._workers]
         except BaseException:
             self.close()
             raise
@@ -331,8 +330,11 @@ class SigningPool:
         )
 
     # -- workers ---------------------------------------------------------------------------------------------
+    def _new_worker(self) -> _Worker:
+        return _Worker(self._context, self.uri, self._load_lock, self._broken)
+
     def _usable(self) -> None:
-        if self._closed or self._broken:
+        if self._closed or self._broken.is_set():
             state = "closed" if self._closed else "broken: a worker process died"
             raise BackendUnavailableError(
                 f"pkcs11 pool ({self.processes} processes) is {state}",
@@ -353,33 +355,19 @@ class SigningPool:
         except queue.Empty:
             return None
 
-    def _send(self, worker: _Worker, task: tuple[str, tuple[Any, ...]]) -> None:
-        try:
-            worker.send(task)
-        except _WorkerGone:
-            self._broken = True
-            raise
-
-    def _receive(self, worker: _Worker) -> tuple[str, Any]:
-        try:
-            return worker.receive()
-        except _WorkerGone:
-            self._broken = True
-            raise
-
     def _give_back(self, worker: _Worker) -> None:
         if self.max_tasks_per_child is not None and worker.tasks >= self.max_tasks_per_child and not self._closed:
             with self._replacing:  # the replacement loads the key anew; its signatures are checked like any
                 worker.stop()
-                fresh = _Worker(self._context, self.uri, self._load_lock)
+                fresh = self._new_worker()
                 self._workers[self._workers.index(worker)] = fresh
                 worker = fresh
         self._idle.put(worker)
 
     def _call(self, name: str) -> tuple[str, Any]:
         worker = self._take()
-        self._send(worker, (name, ()))
-        answer = self._receive(worker)
+        worker.send((name, ()))
+        answer = worker.receive()
         self._give_back(worker)
         return answer
 

@@ -88,7 +88,8 @@ class RpcEndpoint:
                 )
                 return self._refused("anonymous", "unauthorized", error, 401)
             try:
-                body = await read_body(scope, receive, limits.max_body_bytes, limits.body_timeout)
+                declared = _header(scope, b"content-length")
+                body = await read_body(receive, declared, limits.max_body_bytes, limits.body_timeout)
             except BodyTooLarge:
                 error = RpcError(INVALID_REQUEST, f"the request body exceeds {limits.max_body_bytes} bytes")
                 return self._refused(client.name, "too_large", error, 413)
